@@ -1,0 +1,1 @@
+"""Buzzword Bingo backend: the Lambda package (PyJWT + stdlib; boto3 only in AWS adapters)."""

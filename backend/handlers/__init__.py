@@ -1,0 +1,1 @@
+"""Lambda entry points: event view -> one service call -> response; nothing heavy imported."""

@@ -1,0 +1,1 @@
+"""The two ports the services need: a `Store` and a `ConnectionGateway`."""

@@ -1,0 +1,116 @@
+"""WebSocket use cases: connect, disconnect, subscribe, unsubscribe, leaderboard, resume, ping."""
+
+from __future__ import annotations
+
+from backend.domain import messages, tokens
+from backend.domain.errors import WrongGame
+from backend.domain.model import Connection
+from backend.domain.scoring import DEFAULT_LEADERBOARD_SIZE
+from backend.domain.tokens import TokenClaims, TokenKind
+from backend.services import broadcast
+from backend.services.context import CONNECTION_TTL_S, Deps
+
+# Events replayed per `resume`; a client further behind sees `leaderboard_update.seq` beyond
+# its last event and resumes again from there.
+MAX_RESUME_EVENTS = 200
+
+
+def _check_read(claims: TokenClaims, game_id: str, permission: str) -> None:
+    # A player reads their own game; a board reads any game its permissions cover.
+    if claims.kind is TokenKind.USER and claims.game_id != game_id:
+        raise WrongGame("your session belongs to another game")
+    tokens.require_permission(claims, permission)
+
+
+def connect(deps: Deps, connection_id: str, claims: TokenClaims) -> None:
+    """Record a connection the authorizer allowed."""
+    now = deps.clock()
+    deps.store.put_connection(
+        Connection(
+            connection_id=connection_id,
+            kind=str(claims.kind),
+            subject=claims.subject,
+            connected_at=now,
+            expires_at=now + CONNECTION_TTL_S,
+            game_id=claims.game_id,
+            nickname=claims.nickname,
+            permissions=claims.permissions,
+        )
+    )
+
+
+def disconnect(deps: Deps, connection_id: str) -> None:
+    """Forget a connection and its subscriptions."""
+    deps.store.delete_connection(connection_id)
+
+
+def _viewer(claims: TokenClaims) -> str | None:
+    return claims.subject if claims.kind is TokenKind.USER else None
+
+
+def subscribe(deps: Deps, connection_id: str, claims: TokenClaims, game_id: str) -> None:
+    """Subscribe to a game's broadcasts; answer `subscribed` and the current leaderboard.
+
+    The subscription is written before the leaderboard is read, so every event after the
+    `seq` the client is told about reaches it by broadcast.
+
+    Raises:
+        WrongGame: a player subscribing to another game.
+        MissingPermission: a public token without `read_leaderboard`.
+        GameNotFound: no such game.
+    """
+    _check_read(claims, game_id, tokens.READ_LEADERBOARD)
+    now = deps.clock()
+    deps.store.subscribe(game_id, connection_id, now=now, expires_at=now + CONNECTION_TTL_S)
+    board = deps.store.leaderboard(game_id, limit=DEFAULT_LEADERBOARD_SIZE)
+    broadcast.send(deps, connection_id, messages.subscribed(game_id, board.seq))
+    update = messages.leaderboard_update(board, deps.clock(), _viewer(claims))
+    broadcast.send(deps, connection_id, update)
+
+
+def unsubscribe(deps: Deps, connection_id: str, game_id: str) -> None:
+    """Stop a game's broadcasts to this connection. Idempotent."""
+    deps.store.unsubscribe(game_id, connection_id)
+    broadcast.send(deps, connection_id, messages.unsubscribed(game_id))
+
+
+def get_leaderboard(deps: Deps, connection_id: str, claims: TokenClaims, game_id: str) -> None:
+    """Send the game's leaderboard to this connection only.
+
+    Raises:
+        WrongGame: a player asking about another game.
+        MissingPermission: a public token without `read_leaderboard`.
+        GameNotFound: no such game.
+    """
+    _check_read(claims, game_id, tokens.READ_LEADERBOARD)
+    board = deps.store.leaderboard(game_id, limit=DEFAULT_LEADERBOARD_SIZE)
+    update = messages.leaderboard_update(board, deps.clock(), _viewer(claims))
+    broadcast.send(deps, connection_id, update)
+
+
+def resume(
+    deps: Deps, connection_id: str, claims: TokenClaims, game_id: str, after_seq: int
+) -> int:
+    """Replay the events after `after_seq` to this connection, then the leaderboard.
+
+    Returns:
+        How many events were replayed.
+
+    Raises:
+        WrongGame: a player asking about another game.
+        MissingPermission: a public token without `read_events`.
+        GameNotFound: no such game.
+    """
+    _check_read(claims, game_id, tokens.READ_EVENTS)
+    deps.store.get_game(game_id)
+    found = deps.store.events_after(game_id, after_seq, limit=MAX_RESUME_EVENTS, now=deps.clock())
+    for event in found:
+        if not broadcast.send(deps, connection_id, messages.event_message(event)):
+            return 0
+    get_leaderboard(deps, connection_id, claims, game_id)
+    return len(found)
+
+
+def ping(deps: Deps, connection_id: str) -> None:
+    """Answer the application heartbeat."""
+    broadcast.send(deps, connection_id, messages.pong(deps.clock()))

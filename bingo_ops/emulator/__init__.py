@@ -1,0 +1,1 @@
+"""The local API Gateway: builds AWS-shaped events and runs the real handlers."""
