@@ -25,9 +25,19 @@ class StateDir:
         """The SQLite file."""
         return self.path / DATABASE_FILE
 
+    def ensure(self) -> None:
+        """Create the folder (0700) and an empty database file (0600) if missing.
+
+        SQLite gives its -wal and -shm files the database file's mode, so creating the file
+        with 0600 keeps the whole database private (https://sqlite.org/tempfiles.html).
+        """
+        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not self.database.exists():
+            os.close(os.open(self.database, os.O_WRONLY | os.O_CREAT, 0o600))
+
     def secrets(self) -> dict[str, str]:
         """The keyring variables, generated on first use and kept in a 0600 file."""
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.ensure()
         target = self.path / SECRETS_FILE
         if not target.exists():
             specs = {KEY_VARIABLES[kind]: generate_spec("local1") for kind in TokenKind}

@@ -1,0 +1,251 @@
+"""The local stack: WebSocket API, HTTP API and `@connections` in one asyncio process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, TextIO
+
+import uvicorn
+from websockets.asyncio.server import Server, serve
+
+from backend import wiring
+from backend.adapters.store_sqlite import SqliteStore
+from backend.ports.gateway import ConnectionGateway
+from backend.services.context import Deps
+from bingo_ops.emulator.connections import InProcessGateway, Registry
+from bingo_ops.emulator.events import WsSite
+from bingo_ops.emulator.http_app import METRICS_PATH, HttpApp
+from bingo_ops.emulator.lambdas import LambdaRuntime
+from bingo_ops.emulator.metering import DEFAULT_CONTAINER_IDLE_S, Meter
+from bingo_ops.emulator.websocket_api import (
+    HARD_TIMEOUT_S,
+    IDLE_TIMEOUT_S,
+    MAX_FRAME_BYTES,
+    MAX_MESSAGE_BYTES,
+    WebSocketApi,
+)
+from bingo_ops.state import StateDir
+
+ManagementMode = Literal["inprocess", "http"]
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    """How to run the local stack.
+
+    Attributes:
+        state_dir: Holds the SQLite file and the token secrets (created on first start).
+        host: Interface to listen on.
+        http_port: HTTP API + `@connections` + metrics port; 0 picks a free one.
+        ws_port: WebSocket API port; 0 picks a free one.
+        management_api: `inprocess` posts straight to sockets; `http` sends handlers' posts
+            through backend's boto3 management-API adapter to this stack's `@connections`.
+        idle_timeout_s: API Gateway closes connections idle this long (10 min).
+        hard_timeout_s: API Gateway closes any connection after this long (2 h).
+        stage: The WebSocket stage name in URLs and events.
+        lambda_workers: Handler threads (concurrent invocations).
+        memory_mb: Memory per function, for GB-second billing.
+        container_idle_s: Idle time after which a warm container is reclaimed.
+        outputs: Where to write the outputs JSON once listening.
+    """
+
+    state_dir: Path
+    host: str = "127.0.0.1"
+    http_port: int = 8000
+    ws_port: int = 8001
+    management_api: ManagementMode = "inprocess"
+    idle_timeout_s: float = IDLE_TIMEOUT_S
+    hard_timeout_s: float = HARD_TIMEOUT_S
+    stage: str = "local"
+    lambda_workers: int = 32
+    memory_mb: int = 256
+    container_idle_s: float = DEFAULT_CONTAINER_IDLE_S
+    outputs: Path | None = None
+
+
+class _EmbeddedUvicorn(uvicorn.Server):
+    # The stack owns SIGINT/SIGTERM; uvicorn must not install handlers of its own.
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def write_outputs(path: Path, outputs: dict[str, Any]) -> None:
+    """Write an outputs file atomically (readers never see half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(path.suffix + ".partial")
+    partial.write_text(json.dumps(outputs, indent=2) + "\n")
+    partial.replace(path)
+
+
+class LocalStack:
+    """The embedded default: the real handlers behind a faithful local API Gateway.
+
+    Use as `async with LocalStack(options) as stack:`; `stack.outputs` has the URLs.
+    Only one stack per process: handlers find their dependencies through `backend.wiring`.
+    """
+
+    def __init__(self, options: StackOptions) -> None:
+        self.options = options
+        self.state = StateDir(options.state_dir)
+        self.meter = Meter(memory_mb=options.memory_mb, container_idle_s=options.container_idle_s)
+        self.outputs: dict[str, Any] = {}
+        self._uvicorn: _EmbeddedUvicorn | None = None
+        self._uvicorn_task: asyncio.Task[None] | None = None
+        self._ws_server: Server | None = None
+        self._runtime: LambdaRuntime | None = None
+        self._store: SqliteStore | None = None
+        self._registry: Registry | None = None
+
+    async def __aenter__(self) -> LocalStack:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def registry(self) -> Registry:
+        """The open connections."""
+        assert self._registry is not None, "the stack is not running"
+        return self._registry
+
+    def admin_token(self, subject: str = "local-admin") -> str:
+        """An admin token signed with this stack's secrets."""
+        return wiring.build_tokens(self.state.environment()).issue_admin(subject, now=time.time())
+
+    async def start(self) -> None:
+        """Listen on both ports, wire the handlers and write the outputs file."""
+        options = self.options
+        loop = asyncio.get_running_loop()
+        env = self.state.environment()
+        self._registry = Registry(loop, self.meter)
+        self._runtime = LambdaRuntime(self.meter, workers=options.lambda_workers)
+        self._store = SqliteStore(self.state.database)
+
+        app = HttpApp(self._runtime, self._registry, self.meter)
+        config = uvicorn.Config(
+            app,
+            host=options.host,
+            port=options.http_port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            ws="none",
+        )
+        self._uvicorn = _EmbeddedUvicorn(config)
+        self._uvicorn_task = asyncio.create_task(self._uvicorn.serve(), name="uvicorn")
+        while not self._uvicorn.started:
+            if self._uvicorn_task.done():
+                self._uvicorn_task.result()
+                raise OSError(f"the HTTP server could not listen on port {options.http_port}")
+            await asyncio.sleep(0.01)
+        http_port = self._uvicorn.servers[0].sockets[0].getsockname()[1]
+        http_url = f"http://{options.host}:{http_port}"
+        management_url = f"{http_url}/{options.stage}"
+
+        site = WsSite(domain_name=options.host, stage=options.stage)
+        api = WebSocketApi(
+            self._runtime,
+            self._registry,
+            self.meter,
+            site,
+            idle_timeout_s=options.idle_timeout_s,
+            hard_timeout_s=options.hard_timeout_s,
+        )
+        self._ws_server = await serve(
+            api.handler,
+            options.host,
+            options.ws_port,
+            process_request=api.process_request,
+            compression=None,  # API Gateway negotiates no permessage-deflate
+            max_size=(MAX_MESSAGE_BYTES, MAX_FRAME_BYTES),
+            ping_interval=None,  # API Gateway sends no pings; clients keep alive themselves
+            server_header="bingo-ops local API Gateway",
+        )
+        ws_port = self._ws_server.sockets[0].getsockname()[1]
+
+        gateway: ConnectionGateway
+        if options.management_api == "http":
+            from backend.adapters.gateway_management_api import ManagementApiGateway
+
+            _local_aws_credentials()
+            gateway = ManagementApiGateway(management_url)
+        else:
+            gateway = InProcessGateway(self._registry)
+        wiring.install(
+            Deps(
+                store=self._store,
+                gateway=gateway,
+                tokens=wiring.build_tokens(env),
+                clock=time.time,
+                randbelow=secrets.randbelow,
+                new_id=wiring.new_id,
+            )
+        )
+        self.outputs = {
+            "target": "local",
+            "stage": options.stage,
+            "httpUrl": http_url,
+            "wsUrl": f"ws://{options.host}:{ws_port}/{options.stage}",
+            "managementUrl": management_url,
+            "metricsUrl": f"{http_url}{METRICS_PATH}",
+            "stateDir": str(options.state_dir),
+            "database": str(self.state.database),
+            "pid": os.getpid(),
+        }
+        if options.outputs is not None:
+            write_outputs(options.outputs, self.outputs)
+
+    async def stop(self) -> None:
+        """Close every connection (running $disconnect), stop both servers, unwire."""
+        if self._ws_server is not None:
+            self._ws_server.close(close_connections=True)
+            await self._ws_server.wait_closed()
+            self._ws_server = None
+        if self._uvicorn is not None and self._uvicorn_task is not None:
+            self._uvicorn.should_exit = True
+            await self._uvicorn_task
+            self._uvicorn = None
+        if self._runtime is not None:
+            await asyncio.to_thread(self._runtime.close)
+            self._runtime = None
+        wiring.install(None)
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+def _local_aws_credentials() -> None:
+    # botocore signs every request; the emulator accepts any signature, but there must be one.
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+async def serve_forever(
+    options: StackOptions, stop: asyncio.Event, announce: TextIO | None = None
+) -> dict[str, Any]:
+    """Run a stack until `stop` is set; returns the final metering snapshot."""
+    async with LocalStack(options) as stack:
+        if announce is not None:
+            for key in ("httpUrl", "wsUrl", "managementUrl", "metricsUrl"):
+                announce.write(f"{key:<14} {stack.outputs[key]}\n")
+            announce.write("Serving; Ctrl-C or SIGTERM stops.\n")
+            announce.flush()
+        await stop.wait()
+        return stack.meter.snapshot()
