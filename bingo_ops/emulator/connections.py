@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from websockets.asyncio.server import ServerConnection
+from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from backend.ports.gateway import Delivery
 from bingo_ops.emulator.metering import Meter
@@ -42,7 +43,6 @@ class LiveConnection:
     user_agent: str
     last_active: float = field(default_factory=time.monotonic)
     last_active_ms: int = 0
-    outbox: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
     closing: bool = False
 
     def touch(self) -> None:
@@ -66,7 +66,8 @@ class LiveConnection:
 class Registry:
     """The open connections of one emulator, reachable from handler threads.
 
-    Posts are queued per connection and written by one task per connection, so the messages a
+    Posts are written with websockets' synchronous `broadcast`, straight into each socket's
+    transport on the event loop thread: no task or queue per connection, and the frames a
     connection receives keep the order in which they were posted.
     """
 
@@ -81,12 +82,13 @@ class Registry:
     def get(self, connection_id: str) -> LiveConnection | None:
         """The live connection with that id, if open."""
         conn = self._live.get(connection_id)
-        return None if conn is None or conn.closing else conn
+        if conn is None or conn.closing or conn.socket.state is not State.OPEN:
+            return None
+        return conn
 
-    def add(self, conn: LiveConnection) -> asyncio.Task[None]:
-        """Register an open connection and start its writer task (call on the loop)."""
+    def add(self, conn: LiveConnection) -> None:
+        """Register an open connection (call on the loop)."""
         self._live[conn.connection_id] = conn
-        return asyncio.create_task(self._writer(conn), name=f"writer-{conn.connection_id}")
 
     def remove(self, connection_id: str) -> None:
         """Forget a connection (call on the loop)."""
@@ -96,41 +98,48 @@ class Registry:
         """Every open connection."""
         return list(self._live.values())
 
-    async def _writer(self, conn: LiveConnection) -> None:
-        while True:
-            text = await conn.outbox.get()
-            try:
-                await conn.socket.send(text)
-            except ConnectionClosed:
-                return
-            self.meter.message_out(len(text.encode()))
+    def send(self, conns: Sequence[LiveConnection], text: str) -> None:
+        """Write one text frame to each connection (call on the loop)."""
+        broadcast([c.socket for c in conns], text)
+        size = len(text.encode())
+        for _ in conns:
+            self.meter.message_out(size)
+
+    def post_many(self, connection_ids: Sequence[str], data: bytes) -> list[int]:
+        """Post to several connections (call on the loop); management API status per id."""
+        statuses, targets = [], []
+        for cid in connection_ids:
+            conn = self.get(cid)
+            if conn is None:
+                status = 410
+            elif len(data) > MAX_POST_BYTES:
+                status = 413
+            else:
+                targets.append(conn)
+                status = 200
+            self.meter.management_call("PostToConnection", status)
+            statuses.append(status)
+        if targets:
+            self.send(targets, data.decode("utf-8", errors="replace"))
+        return statuses
 
     def post(self, connection_id: str, data: bytes) -> int:
-        """Queue `data` for a connection (call on the loop); returns the management API status."""
-        conn = self.get(connection_id)
-        if conn is None:
-            status = 410
-        elif len(data) > MAX_POST_BYTES:
-            status = 413
-        else:
-            conn.outbox.put_nowait(data.decode("utf-8", errors="replace"))
-            status = 200
-        self.meter.management_call("PostToConnection", status)
-        return status
+        """Post to one connection (call on the loop); returns the management API status."""
+        return self.post_many([connection_id], data)[0]
 
 
 class InProcessGateway:
     """`ConnectionGateway` for handlers running in worker threads of this process.
 
-    Equivalent to calling `@connections` over HTTP, minus the HTTP: each post hops onto the
-    event loop, where the registry queues it for the connection's writer.
+    Equivalent to calling `@connections` over HTTP, minus the HTTP: each fan-out hops onto
+    the event loop once and is written there.
     """
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
 
     async def _post_all(self, ids: Sequence[str], data: bytes) -> list[int]:
-        return [self.registry.post(cid, data) for cid in ids]
+        return self.registry.post_many(ids, data)
 
     def post_many(self, connection_ids: Sequence[str], data: bytes) -> Delivery:
         """See `ConnectionGateway.post_many`."""

@@ -152,7 +152,7 @@ class WebSocketApi:
         """The life of one accepted connection."""
         conn = self._accepted.pop(connection)
         conn.touch()
-        writer = self.registry.add(conn)
+        self.registry.add(conn)
         self.meter.connection_opened(conn.connection_id)
         watchdog = asyncio.create_task(self._watchdog(conn))
         opened = time.monotonic()
@@ -171,7 +171,6 @@ class WebSocketApi:
         finally:
             watchdog.cancel()
             self.registry.remove(conn.connection_id)
-            writer.cancel()
             self.meter.connection_closed(conn.connection_id)
             await self._disconnect(conn, connection, time.monotonic() - opened)
 
@@ -195,7 +194,7 @@ class WebSocketApi:
                 "connectionId": conn.connection_id,
                 "requestId": event["requestContext"]["requestId"],
             }
-            conn.outbox.put_nowait(json.dumps(frame))
+            self.registry.send([conn], json.dumps(frame))
 
     async def _watchdog(self, conn: LiveConnection) -> None:
         opened = time.monotonic()
