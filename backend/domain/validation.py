@@ -6,7 +6,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from backend.domain.errors import InvalidNickname, InvalidRequest, MalformedJson, PayloadTooLarge
 
@@ -24,16 +24,24 @@ def parse_json_object(raw: str | bytes | None, *, max_bytes: int) -> dict[str, A
     """
     if raw is None or raw in ("", b""):
         raise MalformedJson("the body must be a JSON object")
-    size = len(raw.encode() if isinstance(raw, str) else raw)
+    try:
+        size = len(raw.encode() if isinstance(raw, str) else raw)
+    except UnicodeEncodeError:  # a lone surrogate: not Unicode text, so not JSON either
+        raise MalformedJson("the body is not valid JSON") from None
     if size > max_bytes:
         raise PayloadTooLarge(f"the body is {size} bytes; at most {max_bytes} are accepted")
     try:
-        value = json.loads(raw)
+        value = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         raise MalformedJson("the body is not valid JSON") from None
     if not isinstance(value, dict):
         raise MalformedJson("the body must be a JSON object")
     return value
+
+
+def _reject_constant(name: str) -> NoReturn:
+    """`NaN`, `Infinity` and `-Infinity` are Python's extensions, not JSON (RFC 8259 §6)."""
+    raise ValueError(f"{name} is not JSON")
 
 
 def identifier(body: Mapping[str, Any], field: str) -> str:
@@ -98,8 +106,9 @@ def nickname(value: object) -> str:
     if not 1 <= len(trimmed) <= MAX_NICKNAME_CHARS:
         raise InvalidNickname(f"nickname must be 1-{MAX_NICKNAME_CHARS} characters")
     # Category C* covers control, format (bidi overrides, zero-width), surrogate and unassigned
-    # characters: all ways to make two nicknames look alike or break a board's layout.
-    if any(unicodedata.category(ch).startswith("C") for ch in trimmed):
+    # characters, Zl/Zp the line and paragraph separators: all ways to make two nicknames look
+    # alike or break a board's layout.
+    if any(unicodedata.category(ch)[0] == "C" or ch in "\u2028\u2029" for ch in trimmed):
         raise InvalidNickname("nickname must not contain control or invisible characters")
     return trimmed
 
