@@ -9,6 +9,8 @@ connection, as the emulator runs handlers in worker threads the way Lambda runs 
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import sqlite3
 import threading
@@ -147,30 +149,61 @@ class SqliteStore:
         self.path = Path(path)
         self.event_ttl_s = event_ttl_s
         self._local = threading.local()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._guard(self._migrate)
+        # Every thread's connection, so `close` can close them all (check_same_thread=False
+        # below only allows that; each connection is otherwise used by its own thread).
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot create {self.path.parent} ({exc})") from exc
+        try:
+            self._guard(self._migrate)
+        except BaseException:
+            # A refused or broken file must not leave an open connection behind (Python 3.13
+            # reports an unclosed connection with a ResourceWarning).
+            self.close()
+            raise
 
     # -- plumbing ---------------------------------------------------------------------------
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
             # isolation_level=None: no implicit transactions; `_write` issues BEGIN IMMEDIATE.
-            db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
-            db.row_factory = sqlite3.Row
-            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            db.execute("PRAGMA journal_mode = WAL")
-            # NORMAL is durable against process crashes in WAL mode; a power cut may lose the
-            # last transactions, which a game can afford (https://sqlite.org/wal.html).
-            db.execute("PRAGMA synchronous = NORMAL")
+            db = sqlite3.connect(
+                self.path,
+                isolation_level=None,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                check_same_thread=False,
+            )
+            try:
+                db.row_factory = sqlite3.Row
+                db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                db.execute("PRAGMA journal_mode = WAL")
+                # NORMAL is durable against process crashes in WAL mode; a power cut may lose
+                # the last transactions, which a game can afford (https://sqlite.org/wal.html).
+                db.execute("PRAGMA synchronous = NORMAL")
+            except BaseException:
+                # Not a database (or unreadable): close it here, nobody else holds it.
+                db.close()
+                raise
             self._local.db = db
+            with self._all_lock:
+                self._all.append(db)
         return db
 
     def close(self) -> None:
-        """Close this thread's connection (others close when their threads end)."""
-        db = getattr(self._local, "db", None)
-        if db is not None:
+        """Close every thread's connection; a thread that uses the store again reconnects.
+
+        Call it when no other thread is inside a store operation (at shutdown).
+        """
+        with self._all_lock:
+            connections, self._all = self._all, []
+        for db in connections:
             db.close()
-            self._local.db = None
+        # Other threads' locals still point at closed connections: a fresh `threading.local`
+        # makes each of them open a new one on next use.
+        self._local = threading.local()
 
     def _guard(self, fn: Callable[[], T]) -> T:
         # Foreign errors stop here: the services see only port and domain errors.
@@ -190,7 +223,14 @@ class SqliteStore:
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        db.execute("COMMIT")
+        try:
+            db.execute("COMMIT")
+        except sqlite3.Error:
+            # A failed COMMIT (e.g. SQLITE_BUSY) leaves the transaction open; end it so this
+            # thread's next write does not fail with "cannot start a transaction within one".
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
 
     def _migrate(self) -> None:
         with self._write() as db:
@@ -280,17 +320,22 @@ class SqliteStore:
 
     def list_games(self, states: Collection[GameState], *, limit: int) -> list[Game]:
         """See `Store.list_games`."""
-        marks = ",".join("?" * len(states))
 
         def run() -> list[Game]:
-            rows = self._db().execute(
-                f"SELECT * FROM games WHERE state IN ({marks})"  # noqa: S608 - only '?' marks
-                " ORDER BY created_at DESC LIMIT ?",
-                (*[str(s) for s in states], limit),
-            )
-            return [_game(r) for r in rows]
+            # One index range per state, each already newest first, merged here: `IN (...)`
+            # over several states would make SQLite sort every matching game instead.
+            db = self._db()
+            ranges = [
+                db.execute(
+                    "SELECT * FROM games WHERE state = ? ORDER BY created_at DESC LIMIT ?",
+                    (str(state), limit),
+                ).fetchall()
+                for state in states
+            ]
+            merged = heapq.merge(*ranges, key=lambda r: r["created_at"], reverse=True)
+            return [_game(r) for r in itertools.islice(merged, limit)]
 
-        return self._guard(run) if states else []
+        return self._guard(run)
 
     def change_state(
         self,

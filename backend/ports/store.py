@@ -171,7 +171,11 @@ class Store(Protocol):
         ...
 
     def subscribe(self, game_id: str, connection_id: str, *, now: float, expires_at: float) -> None:
-        """Subscribe a connection to a game's broadcasts. Idempotent; refreshes the TTL."""
+        """Subscribe a connection to a game's broadcasts. Idempotent; refreshes the TTL.
+
+        Raises:
+            GameNotFound: no such game.
+        """
         ...
 
     def unsubscribe(self, game_id: str, connection_id: str) -> None:
