@@ -136,9 +136,17 @@ class RouteNotFound(NotFound):
 
 
 class MethodNotAllowed(BingoError):
-    """The path exists but not with this HTTP method."""
+    """The path exists but not with this HTTP method.
+
+    Attributes:
+        allowed: The methods the path does accept (for the `Allow` header).
+    """
 
     code = "method_not_allowed"
+
+    def __init__(self, message: str, allowed: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.allowed = allowed
 
 
 # -- 409 / 422: the game's state does not allow it ---------------------------------------------

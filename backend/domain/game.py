@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from backend.domain.errors import GameNotAccepting, InvalidTransition
+from backend.domain.errors import GameNotAccepting, InvalidRequest, InvalidTransition
 
 
 class GameState(StrEnum):
@@ -40,13 +40,13 @@ def parse_state(value: object) -> GameState:
     """Return the `GameState` named by `value`.
 
     Raises:
-        InvalidTransition: `value` names no state.
+        InvalidRequest: `value` names no state (a malformed request, not a conflict).
     """
     try:
         return GameState(str(value))
     except ValueError:
         names = ", ".join(s.value for s in GameState)
-        raise InvalidTransition(f"unknown state {value!r}; states are: {names}") from None
+        raise InvalidRequest(f"unknown state {value!r}; states are: {names}") from None
 
 
 def check_transition(current: GameState, target: GameState) -> None:

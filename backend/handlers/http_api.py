@@ -17,6 +17,7 @@ from backend.domain.errors import (
     MethodNotAllowed,
     RouteNotFound,
     Unauthorized,
+    WrongGame,
 )
 from backend.domain.tokens import TokenClaims, TokenKind
 from backend.handlers.errors import http_error, internal_http_error, json_response
@@ -56,6 +57,21 @@ class Call:
             tokens.require_permission(claims, permission)
         return claims
 
+    def reader(self, *permissions: str) -> TokenClaims:
+        """Verify a token that may read this game's standings or log.
+
+        Raises:
+            Unauthorized: no token or a bad one.
+            Forbidden: a public token without a permission, or a player's token for another
+                game (a player reads its own game, as on the WebSocket).
+        """
+        claims = self.claims(READERS)
+        for permission in permissions:
+            tokens.require_permission(claims, permission)
+        if claims.kind is TokenKind.USER and claims.game_id != self.game_id:
+            raise WrongGame("your session belongs to another game")
+        return claims
+
     def body(self, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
         """The JSON object body."""
         return validation.parse_json_object(self.request.body(), max_bytes=max_bytes)
@@ -65,7 +81,8 @@ class Call:
         raw = self.request.query.get(name)
         if raw is None:
             return default
-        if not re.fullmatch(r"\d{1,16}", raw):
+        # [0-9], not \d: \d also matches other scripts' digits (U+0663), which int() accepts.
+        if not re.fullmatch(r"[0-9]{1,16}", raw):
             raise InvalidRequest(f"{name} must be an integer from {minimum} to {maximum}")
         return validation.integer({name: int(raw)}, name, minimum=minimum, maximum=maximum)
 
@@ -148,14 +165,14 @@ def bingo(call: Call) -> Response:
 
 def leaderboard(call: Call) -> Response:
     """GET /games/{gameId}/leaderboard?limit=N."""
-    claims = call.claims(READERS, tokens.READ_LEADERBOARD)
+    claims = call.reader(tokens.READ_LEADERBOARD)
     viewer = claims.subject if claims.kind is TokenKind.USER else None
     return json_response(200, queries.leaderboard(call.deps, call.game_id, _limit(call), viewer))
 
 
 def events(call: Call) -> Response:
     """GET /games/{gameId}/events?after=SEQ&limit=N."""
-    call.claims(READERS, tokens.READ_EVENTS)
+    call.reader(tokens.READ_EVENTS)
     after = call.query_int("after", 0, 0, 2**53)
     limit = call.query_int("limit", 100, 1, queries.MAX_EVENTS_PER_READ)
     return json_response(200, queries.events(call.deps, call.game_id, after, limit))
@@ -163,8 +180,7 @@ def events(call: Call) -> Response:
 
 def stream(call: Call) -> Response:
     """GET /leaderboard/{gameId}/stream: the deprecated 3 s polling endpoint (JSON or SSE)."""
-    claims = call.claims(READERS, tokens.READ_LEADERBOARD)
-    tokens.require_permission(claims, tokens.READ_EVENTS)
+    call.reader(tokens.READ_LEADERBOARD, tokens.READ_EVENTS)
     # An EventSource reconnects with Last-Event-ID; a plain poller passes ?after=.
     last_id = call.request.headers.get("last-event-id")
     after = call.query_int("after", 0, 0, 2**53) if last_id is None else _seq(last_id)
@@ -184,7 +200,7 @@ def stream(call: Call) -> Response:
 
 
 def _seq(raw: str) -> int:
-    if not re.fullmatch(r"\d{1,16}", raw.strip()):
+    if not re.fullmatch(r"[0-9]{1,16}", raw.strip()):
         raise InvalidRequest("Last-Event-ID must be an event sequence number")
     return int(raw.strip())
 
@@ -222,8 +238,10 @@ def change_state(call: Call) -> Response:
     """POST /admin/games/{gameId}/state {state, reason} (admin)."""
     call.claims((TokenKind.ADMIN,))
     body = call.body()
+    # A missing or non-string state is a malformed request (400), not a refused transition.
+    state = validation.text(body, "state", max_chars=32)
     reason = validation.text(body, "reason", max_chars=validation.MAX_REASON_CHARS, required=False)
-    view = admin.change_state(call.deps, call.game_id, state=body.get("state"), reason=reason)
+    view = admin.change_state(call.deps, call.game_id, state=state, reason=reason)
     return json_response(200, view)
 
 
@@ -271,7 +289,9 @@ def route(method: str, path: str) -> tuple[Handler, dict[str, str]]:
             raise InvalidRequest("gameId must be an id of 1-64 letters, digits, '_' or '-'")
         return fn, params
     if allowed:
-        raise MethodNotAllowed(f"{method} is not allowed here; use {', '.join(sorted(allowed))}")
+        # Overlapping patterns (`/games/current` and `/games/{gameId}`) name a method twice.
+        methods = tuple(sorted(set(allowed)))
+        raise MethodNotAllowed(f"{method} is not allowed here; use {', '.join(methods)}", methods)
     raise RouteNotFound(f"no route {method} {path}")
 
 
@@ -282,8 +302,7 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
         fn, params = route(request.method, request.path)
         return fn(Call(wiring.deps(), request, params))
     except MethodNotAllowed as error:
-        allowed = str(error.message).rsplit("use ", 1)[-1]
-        return http_error(error, {"allow": allowed})
+        return http_error(error, {"allow": ", ".join(error.allowed)})
     except BingoError as error:
         return http_error(error)
     except Exception:

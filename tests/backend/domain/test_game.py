@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from backend.domain.errors import Conflict, GameNotAccepting, InvalidTransition
+from backend.domain.errors import Conflict, GameNotAccepting, InvalidRequest, InvalidTransition
 from backend.domain.game import (
     ACTIVE_STATES,
     FINISHED_STATES,
@@ -122,7 +122,7 @@ def test_parse_state_reads_every_state_name(name: str) -> None:
     "value", ["", "PLAYING", "Open", " open", "open ", "started", "bingo!", None, 1, ["open"], {}]
 )
 def test_parse_state_refuses_what_names_no_state(value: object) -> None:
-    with pytest.raises(InvalidTransition, match="unknown state") as caught:
+    with pytest.raises(InvalidRequest, match="unknown state") as caught:
         parse_state(value)
     assert "open, playing, paused, bingo, ended, cancelled" in caught.value.message
 

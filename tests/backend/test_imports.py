@@ -1,0 +1,88 @@
+"""Cold start: no handler pulls boto3 or botocore in unless its configuration needs AWS."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HANDLERS = [
+    "backend.handlers.ws_authorizer",
+    "backend.handlers.ws_connect",
+    "backend.handlers.ws_disconnect",
+    "backend.handlers.ws_message",
+    "backend.handlers.http_api",
+]
+AWS_MODULES = ("boto3", "botocore")
+
+
+def _loaded_after(code: str, tmp_path: Path) -> dict[str, bool]:
+    """Run `code` in a fresh interpreter; which of the AWS modules it left imported."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("BINGO_", "PYTHON", "AWS_"))
+    }
+    env.update(
+        {
+            "BINGO_STORE": "sqlite",
+            "BINGO_SQLITE_PATH": str(tmp_path / "cold.sqlite3"),
+            "BINGO_GATEWAY": "memory",
+            "BINGO_USER_TOKEN_KEYS": "t1:" + "u" * 40,
+            "BINGO_PUBLIC_TOKEN_KEYS": "t1:" + "p" * 40,
+            "BINGO_ADMIN_TOKEN_KEYS": "t1:" + "a" * 40,
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    report = f"print(json.dumps({{m: m in sys.modules for m in {AWS_MODULES!r}}}))"
+    probe = "\n".join([textwrap.dedent(code).strip(), "import json, sys", report])
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    loaded: dict[str, bool] = json.loads(done.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+@pytest.mark.parametrize("module", HANDLERS)
+def test_importing_a_handler_does_not_import_boto3(module: str, tmp_path: Path) -> None:
+    loaded = _loaded_after(f"import {module}", tmp_path)
+
+    assert loaded == dict.fromkeys(AWS_MODULES, False)
+
+
+def test_building_the_sqlite_and_memory_wiring_does_not_import_boto3(tmp_path: Path) -> None:
+    code = """
+        import os
+        from backend import wiring
+        from backend.handlers import http_api, ws_authorizer, ws_connect, ws_disconnect, ws_message
+        deps = wiring.build(os.environ)
+        assert type(deps.store).__name__ == "SqliteStore", deps.store
+        assert type(deps.gateway).__name__ == "InMemoryGateway", deps.gateway
+        assert wiring.deps() is not None
+    """
+
+    loaded = _loaded_after(code, tmp_path)
+
+    assert loaded == dict.fromkeys(AWS_MODULES, False)
+
+
+def test_the_probe_does_see_boto3_when_it_is_imported(tmp_path: Path) -> None:
+    """The check above is not vacuous: an import of botocore is noticed."""
+    pytest.importorskip("botocore")
+
+    loaded = _loaded_after("import botocore.config", tmp_path)
+
+    assert loaded["botocore"] is True
