@@ -245,26 +245,43 @@ def change_state(call: Call) -> Response:
     return json_response(200, view)
 
 
-_ID = r"(?P<gameId>[^/]+)"
-# (method, path pattern, handler); more specific paths first where patterns overlap.
-ROUTES: tuple[tuple[str, re.Pattern[str], Handler], ...] = tuple(
-    (method, re.compile(pattern), fn)
-    for method, pattern, fn in (
-        ("POST", r"/join", join),
-        ("POST", r"/public/token", public_token),
-        ("GET", r"/games/current", current_game),
-        ("GET", r"/games/history", history),
-        ("GET", rf"/games/{_ID}", get_game),
-        ("GET", rf"/games/{_ID}/card", card),
-        ("POST", rf"/games/{_ID}/marks", mark),
-        ("POST", rf"/games/{_ID}/bingo", bingo),
-        ("GET", rf"/games/{_ID}/leaderboard", leaderboard),
-        ("GET", rf"/games/{_ID}/events", events),
-        ("GET", rf"/leaderboard/{_ID}/stream", stream),
-        ("POST", r"/admin/games", create_game),
-        ("POST", rf"/admin/games/{_ID}/state", change_state),
-    )
+# API Gateway route keys ("METHOD /path/{param}") and their handlers; literal paths come before
+# the `{gameId}` route they overlap with. The deployer creates one HTTP API route per key.
+ROUTE_KEYS: tuple[tuple[str, Handler], ...] = (
+    ("POST /join", join),
+    ("POST /public/token", public_token),
+    ("GET /games/current", current_game),
+    ("GET /games/history", history),
+    ("GET /games/{gameId}", get_game),
+    ("GET /games/{gameId}/card", card),
+    ("POST /games/{gameId}/marks", mark),
+    ("POST /games/{gameId}/bingo", bingo),
+    ("GET /games/{gameId}/leaderboard", leaderboard),
+    ("GET /games/{gameId}/events", events),
+    ("GET /leaderboard/{gameId}/stream", stream),
+    ("POST /admin/games", create_game),
+    ("POST /admin/games/{gameId}/state", change_state),
 )
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    return re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template))
+
+
+# (method, path pattern, handler), derived from ROUTE_KEYS.
+ROUTES: tuple[tuple[str, re.Pattern[str], Handler], ...] = tuple(
+    (key.split(" ", 1)[0], _pattern(key.split(" ", 1)[1]), fn) for key, fn in ROUTE_KEYS
+)
+_KEY_OF = {fn: key for key, fn in ROUTE_KEYS}
+
+
+def route_key(method: str, path: str) -> str | None:
+    """The route key (`POST /games/{gameId}/marks`) a request matches, or None."""
+    try:
+        fn, _ = route(method, path)
+    except BingoError:
+        return None
+    return _KEY_OF[fn]
 
 
 def route(method: str, path: str) -> tuple[Handler, dict[str, str]]:

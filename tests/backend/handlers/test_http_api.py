@@ -719,3 +719,16 @@ def test_unexpected_error_is_a_500_without_internals(
     assert "hunter2" not in json.dumps(reply.body)
     assert "hunter2" in caplog.text
     assert http_api.log.name in {r.name for r in caplog.records}
+
+
+@pytest.mark.parametrize(("key", "handler"), http_api.ROUTE_KEYS)
+def test_every_route_key_matches_its_own_path(key: str, handler: object) -> None:
+    method, template = key.split(" ", 1)
+    path = template.replace("{gameId}", "game-1")
+    assert http_api.route_key(method, path) == key
+    assert http_api.route(method, path)[0] is handler
+
+
+def test_a_path_of_no_route_has_no_route_key() -> None:
+    assert http_api.route_key("GET", "/nowhere") is None
+    assert http_api.route_key("DELETE", "/join") is None
