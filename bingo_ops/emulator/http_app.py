@@ -9,7 +9,6 @@ import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from backend.domain.errors import BingoError
 from backend.handlers import http_api
 from bingo_ops.emulator import events
 from bingo_ops.emulator.connections import Registry, close_connection
@@ -31,11 +30,7 @@ METRICS_PATH = "/_local/metrics"
 
 def route_label(method: str, path: str) -> str:
     """The route a request matches, for per-route metering (`unmatched` when none)."""
-    try:
-        handler, _ = http_api.route(method, path)
-    except BingoError:
-        return "unmatched"
-    return f"{method} {handler.__name__}"
+    return http_api.route_key(method, path) or "unmatched"
 
 
 class HttpApp:
