@@ -11,10 +11,25 @@ from pathlib import Path
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from bingo_ops import demo
+    if args.in_process:
+        from bingo_ops import demo
 
-    result = demo.play(Path(args.state_dir), seed=args.seed)
-    demo.render(result, sys.stdout)
+        result = demo.play(Path(args.state_dir), seed=args.seed)
+        demo.render(result, sys.stdout)
+        return 0
+    import asyncio
+
+    from bingo_ops import demo_live
+
+    asyncio.run(
+        demo_live.play(
+            Path(args.state_dir),
+            sys.stdout,
+            players=args.players,
+            seed=args.seed,
+            pace_s=args.pace,
+        )
+    )
     return 0
 
 
@@ -31,7 +46,11 @@ def _serve(args: argparse.Namespace) -> int:
         hard_timeout_s=args.hard_timeout,
         outputs=Path(args.outputs) if args.outputs else None,
     )
-    run.serve_until_signalled(options, sys.stdout)
+    try:
+        run.serve_until_signalled(options, sys.stdout)
+    except OSError as exc:  # a taken port, an unwritable state dir: the operator's to fix
+        print(f"bingo-ops serve: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -52,13 +71,19 @@ def parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser(
         "demo",
-        help="play a scripted game through the real handlers on a SQLite file",
-        description="Play a scripted game in-process through the real Lambda handlers (join, "
-        "cards, marks, a refused and a real bingo claim, verification) on a SQLite file, "
-        "then print the leaderboard and the event log.",
+        help="play a short game over real sockets on the local stack, watched by a board",
+        description="Start the local stack, let players (real WebSocket + HTTP clients) play a "
+        "short game while a public board shows the live leaderboard, then print what the stack "
+        "metered. With --in-process, play a scripted game straight through the handlers "
+        "instead (no sockets) and print the leaderboard and the event log.",
     )
     demo.add_argument("--state-dir", default=".bingo", help="where the database and secrets live")
     demo.add_argument("--seed", type=int, default=7, help="seed for cards and players' choices")
+    demo.add_argument("--players", type=int, default=6, choices=range(2, 9), metavar="2..8")
+    demo.add_argument("--pace", type=float, default=0.25, help="seconds between spoken words")
+    demo.add_argument(
+        "--in-process", action="store_true", help="drive the handlers directly, no sockets"
+    )
     demo.set_defaults(run=_demo)
 
     serve = sub.add_parser(
