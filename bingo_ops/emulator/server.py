@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import secrets
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -87,6 +88,10 @@ def write_outputs(path: Path, outputs: dict[str, Any]) -> None:
     partial.replace(path)
 
 
+# The stack running in this process, if any: handlers reach their Deps through one global.
+_running: LocalStack | None = None
+
+
 class LocalStack:
     """The embedded default: the real handlers behind a faithful local API Gateway.
 
@@ -105,6 +110,7 @@ class LocalStack:
         self._runtime: LambdaRuntime | None = None
         self._store: SqliteStore | None = None
         self._registry: Registry | None = None
+        self._http_socket: socket.socket | None = None
 
     async def __aenter__(self) -> LocalStack:
         await self.start()
@@ -129,7 +135,25 @@ class LocalStack:
         return wiring.build_tokens(self.state.environment()).issue_admin(subject, now=time.time())
 
     async def start(self) -> None:
-        """Listen on both ports, wire the handlers and write the outputs file."""
+        """Listen on both ports, wire the handlers and write the outputs file.
+
+        Raises:
+            OSError: a port is taken; whatever had started is stopped again first.
+            RuntimeError: another stack is running in this process.
+        """
+        global _running
+        if _running is not None:
+            # Its handlers would start using this stack's store and sockets, and stopping
+            # either stack would unwire both.
+            raise RuntimeError("a local stack is already running in this process; stop it first")
+        _running = self
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
         options = self.options
         loop = asyncio.get_running_loop()
         env = self.state.environment()
@@ -147,14 +171,20 @@ class LocalStack:
             lifespan="off",
             ws="none",
         )
+        # Bound here rather than by uvicorn, which answers a taken port with sys.exit() inside
+        # its task: that would escape the event loop instead of raising OSError to the caller.
+        family = socket.getaddrinfo(options.host, options.http_port, type=socket.SOCK_STREAM)[0][0]
+        self._http_socket = socket.create_server((options.host, options.http_port), family=family)
+        http_port = self._http_socket.getsockname()[1]
         self._uvicorn = _EmbeddedUvicorn(config)
-        self._uvicorn_task = asyncio.create_task(self._uvicorn.serve(), name="uvicorn")
+        self._uvicorn_task = asyncio.create_task(
+            self._uvicorn.serve(sockets=[self._http_socket]), name="uvicorn"
+        )
         while not self._uvicorn.started:
             if self._uvicorn_task.done():
                 self._uvicorn_task.result()
-                raise OSError(f"the HTTP server could not listen on port {options.http_port}")
+                raise OSError(f"the HTTP server could not listen on port {http_port}")
             await asyncio.sleep(0.01)
-        http_port = self._uvicorn.servers[0].sockets[0].getsockname()[1]
         http_url = f"http://{options.host}:{http_port}"
         management_url = f"{http_url}/{options.stage}"
 
@@ -221,10 +251,16 @@ class LocalStack:
             self._uvicorn.should_exit = True
             await self._uvicorn_task
             self._uvicorn = None
+        if self._http_socket is not None:
+            self._http_socket.close()  # uvicorn closed it if it started; if not, this does
+            self._http_socket = None
         if self._runtime is not None:
             await asyncio.to_thread(self._runtime.close)
             self._runtime = None
-        wiring.install(None)
+        global _running
+        if _running is self:
+            wiring.install(None)
+            _running = None
         if self._store is not None:
             self._store.close()
             self._store = None

@@ -46,13 +46,17 @@ HARD_TIMEOUT_S = 7200.0
 ROUTE_KEYS = frozenset(ws_message.ROUTES)
 GOING_AWAY = 1001
 UNSUPPORTED_DATA = 1003
+NO_STATUS = 1005
+NO_STATUS_REASON = "Client-side close frame status not set"
 
 
 def select_route(text: str) -> str:
     """The route key for a message, as `$request.body.action` selects it."""
     try:
         body = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
+        # Not JSON, digits beyond int's limit, or nesting deeper than the parser's stack: no
+        # `action` can be read, so the message goes to `$default` (and never kills the socket).
         return "$default"
     action = body.get("action") if isinstance(body, dict) else None
     return action if isinstance(action, str) and action in ROUTE_KEYS else "$default"
@@ -210,8 +214,12 @@ class WebSocketApi:
     async def _disconnect(
         self, conn: LiveConnection, connection: ServerConnection, lived_s: float
     ) -> None:
-        code = connection.close_code if connection.close_code is not None else 1006
+        code = int(connection.close_code) if connection.close_code is not None else 1006
         reason = connection.close_reason or ""
+        if code == NO_STATUS and not reason:
+            # What API Gateway reports for a close frame without a status code (captured
+            # $disconnect events; see tests/events/README.md).
+            reason = NO_STATUS_REASON
         event = events.disconnect_event(
             self.site,
             conn.connection_id,
