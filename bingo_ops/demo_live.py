@@ -137,6 +137,7 @@ async def _game(
     spoken = list(game["words"])
     rng.shuffle(spoken)
     winner, said, marks = None, 0, 0
+    has_line = [False] * len(https)
     for word in spoken:
         said += 1
         for i, http in enumerate(https):
@@ -144,7 +145,8 @@ async def _game(
             if word in cards[i] and rng.random() < 0.85:
                 reply = await http.mark(gid, word)
                 marks += 1
-                if reply["completeLines"]:
+                has_line[i] = bool(reply["completeLines"])
+                if has_line[i] and winner is None:
                     winner = i
         await asyncio.sleep(pace_s)
         view.draw(board, f"speaker said {said}: {word!r}")
@@ -153,11 +155,12 @@ async def _game(
     if winner is None:
         raise RuntimeError("nobody completed a line; the word list ran out")
     nickname = NICKNAMES[winner]
-    early = next(i for i in range(len(https)) if i != winner)
-    try:
-        await https[early].claim_bingo(gid)
-    except ApiError as refused:
-        out.write(f"{NICKNAMES[early]} claims too early -> {refused.status} {refused.code}\n")
+    early = next((i for i, done in enumerate(has_line) if not done), None)
+    if early is not None:
+        try:
+            await https[early].claim_bingo(gid)
+        except ApiError as refused:
+            out.write(f"{NICKNAMES[early]} claims too early -> {refused.status} {refused.code}\n")
     claim = await https[winner].claim_bingo(gid)
     out.write(f"{nickname} claims bingo on cells {claim['line']}; the organiser checks...\n")
     await admin.change_state(gid, "ended", "verified by the host")
@@ -184,6 +187,7 @@ async def _game(
         server_events=len(server_events),
     )
     await asyncio.gather(board.close(), *(c.close() for c in clients))
+    await _disconnects_done(stack, expected=len(clients) + 1)
     same = [(r["nickname"], r["points"]) for r in result.board_leaderboard] == [
         (r["nickname"], r["points"]) for r in server_board
     ]
@@ -192,3 +196,14 @@ async def _game(
         f"{'matches' if same else 'DIFFERS FROM'} the server's\n"
     )
     return result
+
+
+async def _disconnects_done(stack: LocalStack, expected: int, timeout: float = 10) -> None:
+    # Clients have closed; wait until API Gateway's $disconnect ran for each, so the metering
+    # summary counts them (an invocation is counted when it ends).
+    async with asyncio.timeout(timeout):
+        while True:
+            functions = stack.meter.snapshot()["lambda"]["functions"]
+            if functions.get("ws_disconnect", {}).get("invocations", 0) >= expected:
+                return
+            await asyncio.sleep(0.02)

@@ -87,6 +87,13 @@ class ManagementApiGateway:
             return connection_id, type(exc).__name__
         return connection_id, None
 
+    def close(self) -> None:
+        """Stop the fan-out threads and close the client's connection pool."""
+        self._pool.shutdown(wait=True)
+        close = getattr(self._client, "close", None)
+        if callable(close):
+            close()
+
     def post_many(self, connection_ids: Sequence[str], data: bytes) -> Delivery:
         """See `ConnectionGateway.post_many`."""
         delivered, gone, failed = [], [], {}

@@ -19,6 +19,7 @@ import uvicorn
 from websockets.asyncio.server import Server, serve
 
 from backend import wiring
+from backend.adapters.gateway_management_api import ManagementApiGateway
 from backend.adapters.store_sqlite import SqliteStore
 from backend.ports.gateway import ConnectionGateway
 from backend.services.context import Deps
@@ -110,6 +111,7 @@ class LocalStack:
         self._runtime: LambdaRuntime | None = None
         self._store: SqliteStore | None = None
         self._registry: Registry | None = None
+        self._management: ManagementApiGateway | None = None
         self._http_socket: socket.socket | None = None
 
     async def __aenter__(self) -> LocalStack:
@@ -211,10 +213,8 @@ class LocalStack:
 
         gateway: ConnectionGateway
         if options.management_api == "http":
-            from backend.adapters.gateway_management_api import ManagementApiGateway
-
             _local_aws_credentials()
-            gateway = ManagementApiGateway(management_url)
+            gateway = self._management = ManagementApiGateway(management_url)
         else:
             gateway = InProcessGateway(self._registry)
         wiring.install(
@@ -257,6 +257,9 @@ class LocalStack:
         if self._runtime is not None:
             await asyncio.to_thread(self._runtime.close)
             self._runtime = None
+        if self._management is not None:
+            self._management.close()
+            self._management = None
         global _running
         if _running is self:
             wiring.install(None)

@@ -160,6 +160,9 @@ class WebSocketApi:
         self.meter.connection_opened(conn.connection_id)
         watchdog = asyncio.create_task(self._watchdog(conn))
         opened = time.monotonic()
+        # API Gateway invokes the integration for each message on its own, so messages of one
+        # connection run concurrently (and their replies may interleave), as on AWS.
+        inflight: set[asyncio.Task[None]] = set()
         try:
             async for message in connection:
                 if isinstance(message, bytes):
@@ -169,13 +172,17 @@ class WebSocketApi:
                     break
                 conn.touch()
                 self.meter.message_in(len(message.encode()))
-                await self._dispatch(conn, message)
+                task = asyncio.create_task(self._dispatch(conn, message))
+                inflight.add(task)
+                task.add_done_callback(inflight.discard)
         except ConnectionClosed:
             pass
         finally:
             watchdog.cancel()
             self.registry.remove(conn.connection_id)
             self.meter.connection_closed(conn.connection_id)
+            # Invocations already running finish (their posts now get 410) before $disconnect.
+            await asyncio.gather(*inflight, return_exceptions=True)
             await self._disconnect(conn, connection, time.monotonic() - opened)
 
     async def _dispatch(self, conn: LiveConnection, message: str) -> None:

@@ -24,6 +24,7 @@ def test_the_live_demo_finishes_a_game_and_the_board_agrees_with_the_server(
     # One authorizer and one $connect per client (4 players and the board).
     assert functions["ws_authorizer"]["invocations"] == 5
     assert functions["ws_connect"]["invocations"] == 5
+    assert functions["ws_disconnect"]["invocations"] == 5
     assert "matches the server's" in out.getvalue()
     assert "Metered:" in out.getvalue()
 
