@@ -9,7 +9,7 @@ For each subscriber count N, in one run:
   sending that request to the last client's receipt of the second message.
 Both servers run in their own processes and the clients in this one; both client sets stay
 open and the samples alternate (stack, raw, stack, ...) so background load hits both alike.
-Server memory per connection is the marginal growth of the server's RSS: a tenth of the
+Server memory per connection is the marginal growth of the server's RSS: half of the
 connections open first (paying one-off costs), then the growth over the rest, per connection.
 
 Usage: python bench/broadcast.py [--subscribers 100,1000] [--marks 30]
@@ -179,10 +179,11 @@ async def open_measured(
 ) -> tuple[list[ClientConnection], float]:
     """Open n connections; returns them and the server's marginal KiB per connection.
 
-    A tenth of them open first, so one-off costs (threads, caches, allocator arenas) are paid
-    before the measurement; the rest are measured.
+    Half of them open first, so one-off costs (handler threads and their SQLite caches, which
+    grow with concurrency, allocator arenas) are paid before the measurement; the growth over
+    the second half, per connection, is the marginal cost.
     """
-    warm = max(1, n // 10)
+    warm = max(1, n // 2)
     clients = await open_clients(warm, url, on_open)
     await asyncio.sleep(0.5)
     before = rss_kib(pid)

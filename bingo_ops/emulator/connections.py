@@ -31,7 +31,7 @@ def new_connection_id() -> str:
     return base64.urlsafe_b64encode(os.urandom(12)).decode()
 
 
-@dataclass
+@dataclass(slots=True)
 class LiveConnection:
     """One open WebSocket and what API Gateway knows about it."""
 
@@ -41,6 +41,7 @@ class LiveConnection:
     connected_at_ms: int
     source_ip: str
     user_agent: str
+    opened_at: float = field(default_factory=time.monotonic)
     last_active: float = field(default_factory=time.monotonic)
     last_active_ms: int = 0
     closing: bool = False

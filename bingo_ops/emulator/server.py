@@ -112,6 +112,7 @@ class LocalStack:
         self._store: SqliteStore | None = None
         self._registry: Registry | None = None
         self._management: ManagementApiGateway | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         self._http_socket: socket.socket | None = None
 
     async def __aenter__(self) -> LocalStack:
@@ -210,6 +211,7 @@ class LocalStack:
             server_header="bingo-ops local API Gateway",
         )
         ws_port = self._ws_server.sockets[0].getsockname()[1]
+        self._sweeper = asyncio.create_task(api.sweep_forever(), name="timeouts")
 
         gateway: ConnectionGateway
         if options.management_api == "http":
@@ -243,6 +245,9 @@ class LocalStack:
 
     async def stop(self) -> None:
         """Close every connection (running $disconnect), stop both servers, unwire."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         if self._ws_server is not None:
             self._ws_server.close(close_connections=True)
             await self._ws_server.wait_closed()

@@ -91,6 +91,7 @@ class WebSocketApi:
         self.idle_timeout_s = idle_timeout_s
         self.hard_timeout_s = hard_timeout_s
         self._accepted: dict[ServerConnection, LiveConnection] = {}
+        self._closing: set[asyncio.Task[None]] = set()
 
     def _refuse(self, connection: ServerConnection, status: int) -> Response:
         self.meter.connection_rejected(status)
@@ -158,7 +159,6 @@ class WebSocketApi:
         conn.touch()
         self.registry.add(conn)
         self.meter.connection_opened(conn.connection_id)
-        watchdog = asyncio.create_task(self._watchdog(conn))
         opened = time.monotonic()
         # API Gateway invokes the integration for each message on its own, so messages of one
         # connection run concurrently (and their replies may interleave), as on AWS.
@@ -178,7 +178,6 @@ class WebSocketApi:
         except ConnectionClosed:
             pass
         finally:
-            watchdog.cancel()
             self.registry.remove(conn.connection_id)
             self.meter.connection_closed(conn.connection_id)
             # Invocations already running finish (their posts now get 410) before $disconnect.
@@ -207,16 +206,34 @@ class WebSocketApi:
             }
             self.registry.send([conn], json.dumps(frame))
 
-    async def _watchdog(self, conn: LiveConnection) -> None:
-        opened = time.monotonic()
+    def sweep_interval(self) -> float:
+        """How often `sweep_forever` looks: a tenth of the shorter limit, at most 1 s."""
+        return min(1.0, self.idle_timeout_s / 10, self.hard_timeout_s / 10)
+
+    async def sweep_forever(self) -> None:
+        """Close connections past the idle or the hard limit, for every connection at once.
+
+        One task for the whole stack instead of a timer task per connection: a connection
+        then costs the server little more than the websockets library's own state.
+        """
         while True:
-            idle_at = conn.last_active + self.idle_timeout_s
-            hard_at = opened + self.hard_timeout_s
-            wait = min(idle_at, hard_at) - time.monotonic()
-            if wait <= 0:
-                await close_connection(conn, GOING_AWAY, "Going away")
-                return
-            await asyncio.sleep(wait)
+            await asyncio.sleep(self.sweep_interval())
+            now = time.monotonic()
+            expired = [
+                conn
+                for conn in self.registry.all()
+                if not conn.closing
+                and (
+                    now >= conn.last_active + self.idle_timeout_s
+                    or now >= conn.opened_at + self.hard_timeout_s
+                )
+            ]
+            for conn in expired:
+                # Closing waits for the client's close frame; never let one slow client hold
+                # up the sweep of the others.
+                task = asyncio.create_task(close_connection(conn, GOING_AWAY, "Going away"))
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
 
     async def _disconnect(
         self, conn: LiveConnection, connection: ServerConnection, lived_s: float
