@@ -13,7 +13,13 @@ from typing import Any, Final
 
 import jwt
 
-from backend.domain.errors import InvalidToken, MissingPermission, TokenExpired, WrongTokenKind
+from backend.domain.errors import (
+    InvalidToken,
+    MissingPermission,
+    TokenExpired,
+    WrongGame,
+    WrongTokenKind,
+)
 
 
 class TokenKind(StrEnum):
@@ -509,3 +515,15 @@ def require_permission(claims: TokenClaims, permission: str) -> None:
     """
     if claims.kind is TokenKind.PUBLIC and permission not in claims.permissions:
         raise MissingPermission(f"this token lacks the {permission!r} permission")
+
+
+def require_game(claims: TokenClaims, game_id: str) -> None:
+    """Check that verified claims may act on or read `game_id`.
+
+    A player's token belongs to one game; public and admin tokens are not tied to a game.
+
+    Raises:
+        WrongGame: If a user token is for another game.
+    """
+    if claims.kind is TokenKind.USER and claims.game_id != game_id:
+        raise WrongGame("your session belongs to another game")

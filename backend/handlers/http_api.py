@@ -17,7 +17,6 @@ from backend.domain.errors import (
     MethodNotAllowed,
     RouteNotFound,
     Unauthorized,
-    WrongGame,
 )
 from backend.domain.tokens import TokenClaims, TokenKind
 from backend.handlers.errors import http_error, internal_http_error, json_response
@@ -42,20 +41,17 @@ class Call:
     request: HttpRequest
     params: Mapping[str, str]
 
-    def claims(self, accept: tuple[TokenKind, ...], permission: str | None = None) -> TokenClaims:
+    def claims(self, accept: tuple[TokenKind, ...]) -> TokenClaims:
         """Verify the bearer token against the kinds this route accepts.
 
         Raises:
             Unauthorized: no token or a bad one.
-            Forbidden: a token of another kind, or a public token without `permission`.
+            Forbidden: a token of another kind.
         """
         token = self.request.bearer_token()
         if token is None:
             raise Unauthorized("send a token as 'Authorization: Bearer <token>'")
-        claims = self.deps.tokens.verify(token, now=self.deps.clock(), accept=accept)
-        if permission is not None:
-            tokens.require_permission(claims, permission)
-        return claims
+        return self.deps.tokens.verify(token, now=self.deps.clock(), accept=accept)
 
     def reader(self, *permissions: str) -> TokenClaims:
         """Verify a token that may read this game's standings or log.
@@ -68,8 +64,7 @@ class Call:
         claims = self.claims(READERS)
         for permission in permissions:
             tokens.require_permission(claims, permission)
-        if claims.kind is TokenKind.USER and claims.game_id != self.game_id:
-            raise WrongGame("your session belongs to another game")
+        tokens.require_game(claims, self.game_id)
         return claims
 
     def body(self, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from backend.domain import messages, tokens
-from backend.domain.errors import WrongGame
 from backend.domain.model import Connection
 from backend.domain.scoring import DEFAULT_LEADERBOARD_SIZE
 from backend.domain.tokens import TokenClaims, TokenKind
@@ -17,8 +16,7 @@ MAX_RESUME_EVENTS = 200
 
 def _check_read(claims: TokenClaims, game_id: str, permission: str) -> None:
     # A player reads their own game; a board reads any game its permissions cover.
-    if claims.kind is TokenKind.USER and claims.game_id != game_id:
-        raise WrongGame("your session belongs to another game")
+    tokens.require_game(claims, game_id)
     tokens.require_permission(claims, permission)
 
 

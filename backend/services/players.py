@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from backend.domain import cards, game, validation
-from backend.domain.errors import ClaimPending, GameNotFound, NoBingo, WrongGame
+from backend.domain import cards, game, tokens, validation
+from backend.domain.errors import ClaimPending, GameNotFound, NoBingo
 from backend.domain.game import GameState
 from backend.domain.model import Card, Game, Player
 from backend.domain.scoring import POINTS_PER_WORD
@@ -57,11 +57,6 @@ def join(deps: Deps, nickname: object, game_id: str | None) -> Joined:
     return Joined(session_id, name, target.game_id, token)
 
 
-def _own_game(claims: TokenClaims, game_id: str) -> None:
-    if claims.game_id != game_id:
-        raise WrongGame("your session belongs to another game")
-
-
 def _card(deps: Deps, current: Game, session_id: str) -> Card:
     stored = deps.store.get_card(current.game_id, session_id)
     if stored is not None:
@@ -95,7 +90,7 @@ def get_card(deps: Deps, claims: TokenClaims, game_id: str) -> dict[str, Any]:
         WrongGame: the token is for another game.
         PlayerNotFound: the session is unknown in that game.
     """
-    _own_game(claims, game_id)
+    tokens.require_game(claims, game_id)
     player = deps.store.get_player(game_id, claims.subject)
     current = deps.store.get_game(game_id)
     card = _card(deps, current, claims.subject)
@@ -112,7 +107,7 @@ def mark(deps: Deps, claims: TokenClaims, game_id: str, word: object) -> dict[st
         GameNotAccepting: the game is not being played.
         WordNotOnCard: the word is not on this player's card.
     """
-    _own_game(claims, game_id)
+    tokens.require_game(claims, game_id)
     text = validation.text({"word": word}, "word", max_chars=cards.MAX_WORD_CHARS * 2)
     current = deps.store.get_game(game_id)
     game.check_accepts_marks(current.state)
@@ -149,7 +144,7 @@ def claim_bingo(deps: Deps, claims: TokenClaims, game_id: str) -> dict[str, Any]
         GameNotAccepting: the game is not being played.
         NoBingo: no complete row, column or diagonal.
     """
-    _own_game(claims, game_id)
+    tokens.require_game(claims, game_id)
     current = deps.store.get_game(game_id)
     if current.state is GameState.BINGO:
         raise ClaimPending("another bingo claim is awaiting verification")

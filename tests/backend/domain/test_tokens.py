@@ -13,7 +13,14 @@ from typing import Any
 import jwt
 import pytest
 
-from backend.domain.errors import InvalidToken, MissingPermission, TokenExpired, WrongTokenKind
+from backend.domain import tokens
+from backend.domain.errors import (
+    InvalidToken,
+    MissingPermission,
+    TokenExpired,
+    WrongGame,
+    WrongTokenKind,
+)
 from backend.domain.tokens import (
     ADMIN_TOKEN_TTL_S,
     ISSUER,
@@ -727,3 +734,29 @@ def test_verify_rejects_bad_arguments(now: float, accept: list[TokenKind]) -> No
 
     with pytest.raises(ValueError, match=r"."):
         verify(token, now=now, accept=accept)
+
+
+@pytest.mark.parametrize(
+    ("kind", "game_id", "allowed"),
+    [
+        (TokenKind.USER, "game-1", True),
+        (TokenKind.USER, "game-2", False),
+        (TokenKind.PUBLIC, "game-2", True),
+        (TokenKind.ADMIN, "game-2", True),
+    ],
+)
+def test_require_game_ties_only_user_tokens_to_their_game(
+    kind: TokenKind, game_id: str, allowed: bool
+) -> None:
+    claims = TokenClaims(
+        kind=kind,
+        subject="s",
+        issued_at=0,
+        expires_at=1,
+        game_id="game-1" if kind is TokenKind.USER else None,
+    )
+    if allowed:
+        tokens.require_game(claims, game_id)
+    else:
+        with pytest.raises(WrongGame):
+            tokens.require_game(claims, game_id)
