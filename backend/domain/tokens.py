@@ -11,8 +11,6 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Final
 
-import jwt
-
 from backend.domain.errors import (
     InvalidToken,
     MissingPermission,
@@ -20,6 +18,11 @@ from backend.domain.errors import (
     WrongGame,
     WrongTokenKind,
 )
+
+# _KEEP_JWT_OFF_THE_IMPORT_PATH: PyJWT's package init imports its JWKS client (urllib,
+# http.client, ssl, email), about 50 ms of a Lambda cold start. `jwt` is imported where tokens
+# are signed or verified, so $connect, $disconnect and message handlers, which only read the
+# authorizer's context, never load it (bench/coldstart.py measures this).
 
 
 class TokenKind(StrEnum):
@@ -299,6 +302,8 @@ class TokenService:
             raise ValueError("permissions belong in public tokens only")
 
         headers = {"alg": _ALGORITHM, "typ": _typ(kind), "kid": keyring.active_kid}
+        import jwt  # deferred: see _KEEP_JWT_OFF_THE_IMPORT_PATH
+
         return jwt.encode(
             payload, keyring.keys[keyring.active_kid], algorithm=_ALGORITHM, headers=headers
         )
@@ -381,6 +386,8 @@ class TokenService:
             raise InvalidToken("token is too long")
 
         kind, key = self._key_for(token)
+        import jwt  # deferred: see _KEEP_JWT_OFF_THE_IMPORT_PATH
+
         try:
             payload = jwt.decode(
                 token,
@@ -422,6 +429,8 @@ class TokenService:
 
     def _key_for(self, token: str) -> tuple[TokenKind, bytes]:
         """Pick the kind and key a token claims from its (not yet trusted) header."""
+        import jwt  # deferred: see _KEEP_JWT_OFF_THE_IMPORT_PATH
+
         try:
             header = jwt.get_unverified_header(token)
         except Exception:  # any failure to parse attacker input means a malformed token

@@ -22,8 +22,10 @@ HANDLERS = [
 AWS_MODULES = ("boto3", "botocore")
 
 
-def _loaded_after(code: str, tmp_path: Path) -> dict[str, bool]:
-    """Run `code` in a fresh interpreter; which of the AWS modules it left imported."""
+def _loaded_after(
+    code: str, tmp_path: Path, modules: tuple[str, ...] = AWS_MODULES
+) -> dict[str, bool]:
+    """Run `code` in a fresh interpreter; which of `modules` it left imported."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -40,7 +42,7 @@ def _loaded_after(code: str, tmp_path: Path) -> dict[str, bool]:
             "PYTHONPATH": str(ROOT),
         }
     )
-    report = f"print(json.dumps({{m: m in sys.modules for m in {AWS_MODULES!r}}}))"
+    report = f"print(json.dumps({{m: m in sys.modules for m in {modules!r}}}))"
     probe = "\n".join([textwrap.dedent(code).strip(), "import json, sys", report])
     done = subprocess.run(
         [sys.executable, "-c", probe],
@@ -86,3 +88,35 @@ def test_the_probe_does_see_boto3_when_it_is_imported(tmp_path: Path) -> None:
     loaded = _loaded_after("import botocore.config", tmp_path)
 
     assert loaded["botocore"] is True
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "backend.handlers.ws_connect",
+        "backend.handlers.ws_disconnect",
+        "backend.handlers.ws_message",
+    ],
+)
+def test_handlers_that_never_check_a_token_never_load_pyjwt(module: str, tmp_path: Path) -> None:
+    """PyJWT's import costs ~50 ms of a cold start; these handlers read the authorizer context."""
+    code = f"""
+        import os
+        import {module}
+        from backend import wiring
+        wiring.build(os.environ)
+    """
+
+    assert _loaded_after(code, tmp_path, ("jwt",)) == {"jwt": False}
+
+
+def test_the_authorizer_loads_pyjwt_when_it_verifies(tmp_path: Path) -> None:
+    code = """
+        from backend.handlers import ws_authorizer
+        try:
+            ws_authorizer.handler({"queryStringParameters": {"token": "x.y.z"}}, None)
+        except Exception as exc:
+            assert str(exc) == "Unauthorized"
+    """
+
+    assert _loaded_after(code, tmp_path, ("jwt",)) == {"jwt": True}
