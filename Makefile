@@ -34,6 +34,7 @@ test: lint typecheck pytest  ## lint, type checks and the whole test suite
 
 bench: install  ## print the benchmarks' JSON
 	$(BIN)/python bench/store.py
+	$(BIN)/python bench/coldstart.py
 
 clean:
 	rm -rf $(VENV) .bingo .pytest_cache .mypy_cache .ruff_cache *.egg-info

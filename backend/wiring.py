@@ -5,13 +5,22 @@ gateway client and the keyrings are built on first use and reused. Adapters are 
 inside `build`, so a handler never imports boto3 unless its configuration needs AWS.
 
 Environment:
-    BINGO_STORE: `sqlite` (default).
+    BINGO_STORE: `sqlite` (default) or `dynamodb`.
     BINGO_SQLITE_PATH: the database file (default `/tmp/bingo.sqlite3`, Lambda's writable dir).
+    BINGO_TABLE: the DynamoDB table (required with `BINGO_STORE=dynamodb`), created from
+        `backend.adapters.store_dynamodb.table_definition`.
+    AWS_REGION (or AWS_DEFAULT_REGION): the region of the DynamoDB table and of the SSM
+        parameters (Lambda sets AWS_REGION).
     BINGO_GATEWAY: `management_api` (default) or `memory` (in-process, for tests and demos).
     BINGO_MANAGEMENT_ENDPOINT: the WebSocket API's management URL (`wss://` is accepted and
         turned into `https://`).
     BINGO_USER_TOKEN_KEYS, BINGO_PUBLIC_TOKEN_KEYS, BINGO_ADMIN_TOKEN_KEYS: keyrings as
         `kid:secret[,kid:secret...]`, the first signing; secrets of at least 32 bytes.
+    BINGO_TOKEN_SSM_PREFIX: where to find the keyrings the three variables above leave unset:
+        SecureString parameters `{prefix}user-token-keys`, `{prefix}public-token-keys` and
+        `{prefix}admin-token-keys` (e.g. prefix `/bingo/dev/`), same format, read with one
+        `GetParameters` call at cold start. A variable that is set wins over its parameter, so
+        secrets stay out of the function's configuration, and a developer can still override.
 """
 
 from __future__ import annotations
@@ -33,6 +42,12 @@ KEY_VARIABLES: Mapping[TokenKind, str] = {
     TokenKind.PUBLIC: "BINGO_PUBLIC_TOKEN_KEYS",
     TokenKind.ADMIN: "BINGO_ADMIN_TOKEN_KEYS",
 }
+# Name of each keyring's SSM parameter after BINGO_TOKEN_SSM_PREFIX.
+KEY_PARAMETERS: Mapping[TokenKind, str] = {
+    TokenKind.USER: "user-token-keys",
+    TokenKind.PUBLIC: "public-token-keys",
+    TokenKind.ADMIN: "admin-token-keys",
+}
 
 
 class ConfigurationError(RuntimeError):
@@ -44,6 +59,14 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+def aws_region(env: Mapping[str, str]) -> str:
+    """The AWS region the environment names (Lambda sets AWS_REGION)."""
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise ConfigurationError("AWS_REGION (or AWS_DEFAULT_REGION) is not set")
+    return region
+
+
 def build_store(env: Mapping[str, str]) -> Store:
     """The store the environment names."""
     kind = env.get("BINGO_STORE", "sqlite")
@@ -51,7 +74,15 @@ def build_store(env: Mapping[str, str]) -> Store:
         from backend.adapters.store_sqlite import SqliteStore
 
         return SqliteStore(env.get("BINGO_SQLITE_PATH", "/tmp/bingo.sqlite3"))  # noqa: S108
-    raise ConfigurationError(f"BINGO_STORE={kind!r} is not supported (use 'sqlite')")
+    if kind == "dynamodb":
+        table = env.get("BINGO_TABLE")
+        if not table:
+            raise ConfigurationError("BINGO_TABLE is not set (BINGO_STORE=dynamodb needs it)")
+        region = aws_region(env)
+        from backend.adapters.store_dynamodb import DynamoStore
+
+        return DynamoStore(table, region=region)
+    raise ConfigurationError(f"BINGO_STORE={kind!r} is not supported (use 'sqlite' or 'dynamodb')")
 
 
 def build_gateway(env: Mapping[str, str]) -> ConnectionGateway:
@@ -74,13 +105,27 @@ def build_gateway(env: Mapping[str, str]) -> ConnectionGateway:
 
 
 def build_tokens(env: Mapping[str, str]) -> TokenService:
-    """The token service from the three keyring variables."""
+    """The token service from the three keyring variables, or SSM for those left unset."""
+    specs = {kind: env.get(variable, "") for kind, variable in KEY_VARIABLES.items()}
+    parameters: dict[TokenKind, str] = {}
+    prefix = env.get("BINGO_TOKEN_SSM_PREFIX")
+    if prefix:
+        parameters = {k: f"{prefix}{KEY_PARAMETERS[k]}" for k, spec in specs.items() if not spec}
+    if parameters:
+        # Imported only here: a container configured by variables never loads boto3 for this.
+        from backend.adapters.store_dynamodb import ParameterStoreError, read_parameters
+
+        try:
+            values = read_parameters(list(parameters.values()), region=aws_region(env))
+        except ParameterStoreError as exc:
+            raise ConfigurationError(f"cannot read the token keyrings from SSM: {exc}") from exc
+        specs.update({k: values.get(name, "") for k, name in parameters.items()})
     rings = {}
     for kind, variable in KEY_VARIABLES.items():
-        spec = env.get(variable)
-        if not spec:
-            raise ConfigurationError(f"{variable} is not set")
-        rings[kind] = Keyring.parse(kind, spec)
+        if not specs[kind]:
+            where = f" and SSM parameter {parameters[kind]} does not exist" if parameters else ""
+            raise ConfigurationError(f"{variable} is not set{where}")
+        rings[kind] = Keyring.parse(kind, specs[kind])
     return TokenService(rings)
 
 

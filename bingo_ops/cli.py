@@ -6,6 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bingo_ops.deploy.aws import AwsConfig
 
 # Heavy imports happen inside each command, so `bingo-ops --help` stays instant.
 
@@ -59,6 +63,186 @@ def _token(args: argparse.Namespace) -> int:
 
     print(tokens.mint(Path(args.state_dir), args.kind, subject=args.subject))
     return 0
+
+
+def _bundle(args: argparse.Namespace) -> int:
+    from bingo_ops.deploy.bundle import BundleError, write_bundle
+
+    try:
+        info = write_bundle(Path(args.output))
+    except (BundleError, OSError) as exc:
+        print(f"bingo-ops bundle: {exc}", file=sys.stderr)
+        return 1
+    print(f"{info.path}: {info.size:,} bytes, {len(info.files)} files, sha256 {info.sha256}")
+    return 0
+
+
+def _print_json(data: object) -> None:
+    import json
+
+    print(json.dumps(data, indent=2, sort_keys=True))
+
+
+def _aws_config(args: argparse.Namespace) -> AwsConfig | None:
+    """The AWS stage the options describe, or None after saying what is missing or wrong."""
+    from bingo_ops.deploy import targets
+
+    if not args.stage or not args.region:
+        print(f"bingo-ops {args.command}: --target aws needs --stage and --region", file=sys.stderr)
+        return None
+    try:
+        return targets.aws_config(
+            args.stage,
+            args.region,
+            prefix=args.prefix,
+            domain=args.domain,
+            certificate_arn=args.certificate_arn,
+            # Only deploy has these; teardown finds functions by name whatever their size.
+            memory_mb=getattr(args, "memory_mb", 256),
+            timeout_s=getattr(args, "timeout_s", 10),
+        )
+    except ValueError as exc:
+        print(f"bingo-ops {args.command}: {exc}", file=sys.stderr)
+        return None
+
+
+def _aws_failures() -> tuple[type[Exception], ...]:
+    """What an AWS deploy or teardown raises for the operator to fix (not a bug of ours)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from bingo_ops.deploy.bundle import BundleError
+    from bingo_ops.deploy.execute import DeployError
+    from bingo_ops.deploy.plan import DriftError
+
+    # LookupError: two APIs carry the stage's name (KeyError and IndexError are re-raised).
+    return (BotoCoreError, ClientError, BundleError, DeployError, DriftError, LookupError)
+
+
+def _operator_error(command: str, exc: Exception) -> int:
+    """Say what went wrong in one line (exit 1); a bug's KeyError or IndexError propagates."""
+    if isinstance(exc, KeyError | IndexError):
+        raise exc
+    print(f"bingo-ops {command}: {exc}", file=sys.stderr)
+    return 1
+
+
+def _deploy_local(args: argparse.Namespace) -> int:
+    from bingo_ops.deploy import targets
+    from bingo_ops.deploy.local import LocalOptions, LocalStackError
+
+    options = LocalOptions(
+        state_dir=Path(args.state_dir),
+        host=args.host,
+        http_port=args.http_port,
+        ws_port=args.ws_port,
+        outputs=Path(args.outputs) if args.outputs else None,
+    )
+    try:
+        report = targets.deploy_local_stack(options, dry_run=args.dry_run)
+    except (LocalStackError, OSError) as exc:
+        print(f"bingo-ops deploy: {exc}", file=sys.stderr)
+        return 1
+    if args.dry_run:
+        print(report.table(), end="")
+        print("Dry run: nothing was started and no outputs were written.")
+        return 0
+    pid, log = report.extra["pid"], report.extra["log"]
+    if report.extra["started"]:
+        print(f"Started the local stack (pid {pid}); its log: {log}")
+    else:
+        print(f"The local stack is already running (pid {pid}); not starting another.")
+    if args.outputs:
+        print(f"Outputs written to {args.outputs}")
+    _print_json(report.outputs)
+    return 0
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    if args.target == "local":
+        return _deploy_local(args)
+    from bingo_ops.deploy import targets
+
+    config = _aws_config(args)
+    if config is None:
+        return 2
+    try:
+        bundle = Path(args.bundle).read_bytes() if args.bundle else None
+    except OSError as exc:
+        print(f"bingo-ops deploy: {exc}", file=sys.stderr)
+        return 1
+    try:
+        # A dry run's plan goes to stdout; a real run's progress lines go to stderr.
+        report = targets.deploy_aws_stage(
+            config,
+            bundle=bundle,
+            dry_run=args.dry_run,
+            out=sys.stdout if args.dry_run else sys.stderr,
+        )
+    except _aws_failures() as exc:
+        return _operator_error("deploy", exc)
+    if args.dry_run:
+        print("Dry run: nothing was changed and no outputs were written.")
+        return 0
+    print(report.table(), end="")
+    if args.outputs:
+        targets.write_json(Path(args.outputs), report.outputs or {})
+        print(f"Outputs written to {args.outputs}")
+    _print_json(report.outputs)
+    return 0
+
+
+def _teardown(args: argparse.Namespace) -> int:
+    from bingo_ops.deploy import targets
+
+    if args.target == "local":
+        from bingo_ops.deploy.local import LocalStackError
+
+        try:
+            report = targets.teardown_local_stack(Path(args.state_dir), dry_run=args.dry_run)
+        except LocalStackError as exc:
+            print(f"bingo-ops teardown: {exc}", file=sys.stderr)
+            return 1
+        if not report.plan:
+            print(f"No local stack is running for {args.state_dir}; nothing to stop.")
+        elif args.dry_run:
+            print(f"Dry run: would stop the local stack ({report.plan[0]['summary']}).")
+        else:
+            print(f"Stopped the local stack ({report.plan[0]['summary']}).")
+            if report.log:
+                print(report.log)
+        return 0
+    config = _aws_config(args)
+    if config is None:
+        return 2
+    try:
+        report = targets.teardown_aws_stage(
+            config, dry_run=args.dry_run, out=sys.stdout if args.dry_run else sys.stderr
+        )
+    except _aws_failures() as exc:
+        return _operator_error("teardown", exc)
+    if args.dry_run:
+        print("Dry run: nothing was deleted.")
+    else:
+        print(report.table(), end="")
+    return 0
+
+
+def _add_aws_stage_options(command: argparse.ArgumentParser, *, functions: bool) -> None:
+    aws = command.add_argument_group("--target aws")
+    aws.add_argument("--stage", help="stage name, part of every resource name (e.g. dev, prod)")
+    aws.add_argument("--region", help="AWS region (e.g. eu-west-1)")
+    aws.add_argument("--prefix", default="bingo", help="first part of every resource name")
+    aws.add_argument(
+        "--domain",
+        help="parent domain: the stage gets ws-STAGE.DOMAIN and api-STAGE.DOMAIN "
+        "(needs --certificate-arn)",
+    )
+    aws.add_argument(
+        "--certificate-arn", help="ACM certificate in --region covering both custom domains"
+    )
+    if functions:
+        aws.add_argument("--memory-mb", type=int, default=256, help="Lambda memory (128-10240)")
+        aws.add_argument("--timeout-s", type=int, default=10, help="Lambda timeout (1-900)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -127,6 +311,69 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--state-dir", default=".bingo", help="where the secrets live")
     token.add_argument("--subject", default=None, help="admin name or device id")
     token.set_defaults(run=_token)
+
+    bundle = sub.add_parser(
+        "bundle",
+        help="build the reproducible Lambda zip (backend + PyJWT) and print its size",
+        description="Write the Lambda deployment package: the backend package and PyJWT (boto3 "
+        "comes with the Lambda runtime), entries sorted, fixed timestamps and modes, no "
+        "bytecode. The same sources give the same bytes, so its SHA-256 names the code.",
+    )
+    bundle.add_argument("--output", default="dist/lambda.zip", help="where the zip goes")
+    bundle.set_defaults(run=_bundle)
+
+    deploy = sub.add_parser(
+        "deploy",
+        help="start the local stack in the background, or deploy a stage to AWS",
+        description="--target local (the default) starts `bingo-ops serve` in the background: "
+        "its pid, log (stack.log) and outputs (outputs.json) live in the state dir; if it is "
+        "already running, nothing new starts and its outputs are printed again. "
+        "--target aws builds the Lambda bundle, observes the stage, plans and executes: "
+        "DynamoDB table, SSM keyrings, IAM role, log groups, Lambda functions, the WebSocket "
+        "and HTTP APIs (custom domains with --domain); it prints the plan as a table and the "
+        "outputs (httpUrl, wsUrl, managementUrl, ...). --dry-run only prints the plan. "
+        "boto3's usual configuration applies (credentials chain, AWS_ENDPOINT_URL).",
+    )
+    deploy.add_argument(
+        "--target",
+        choices=("local", "aws"),
+        default="local",
+        help="local: the local stack in the background (default); aws: a stage on AWS",
+    )
+    deploy.add_argument("--outputs", help="also write the outputs JSON here (never on a dry run)")
+    deploy.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    local = deploy.add_argument_group("--target local")
+    local.add_argument(
+        "--state-dir", default=".bingo", help="SQLite file, secrets, stack.pid, stack.log"
+    )
+    local.add_argument("--host", default="127.0.0.1", help="interface to listen on")
+    local.add_argument("--http-port", type=int, default=8000, help="HTTP port (0: any free)")
+    local.add_argument("--ws-port", type=int, default=8001, help="WebSocket port (0: any free)")
+    _add_aws_stage_options(deploy, functions=True)
+    deploy.add_argument(
+        "--bundle", help="deploy this Lambda zip (from `bingo-ops bundle`) instead of building one"
+    )
+    deploy.set_defaults(run=_deploy)
+
+    teardown = sub.add_parser(
+        "teardown",
+        help="stop the background local stack, or delete an AWS stage",
+        description="--target local (the default) stops the stack `deploy` started (SIGTERM: "
+        "connections close and $disconnect runs) and prints what it metered; its database and "
+        "secrets stay. Nothing running is not an error. --target aws deletes every resource "
+        "of the stage, including the SSM keyrings (tokens they signed stop verifying) and the "
+        "DynamoDB table with its items; --dry-run prints what would go.",
+    )
+    teardown.add_argument(
+        "--target",
+        choices=("local", "aws"),
+        default="local",
+        help="local: stop the background local stack (default); aws: delete a stage",
+    )
+    teardown.add_argument("--dry-run", action="store_true", help="print the plan, delete nothing")
+    teardown.add_argument("--state-dir", default=".bingo", help="the local stack's state dir")
+    _add_aws_stage_options(teardown, functions=False)
+    teardown.set_defaults(run=_teardown)
     return top
 
 

@@ -1,0 +1,43 @@
+"""bench/coldstart.py runs (one run per case) and prints one JSON document with every case.
+
+Timings are the benchmark's to report, never this test's to judge; what is checked is that the
+output is complete and that no handler on the SQLite wiring imported boto3.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HANDLERS = {"ws_authorizer", "ws_connect", "ws_disconnect", "ws_message", "http_api"}
+
+
+@pytest.mark.slow
+def test_coldstart_prints_json_for_every_handler_and_case() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "coldstart.py"), "--runs", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)  # stdout is the JSON document and nothing else
+    assert result["runs"] == 1
+    assert result["layout"] == "bundle"
+    assert result["bare"]["wallMs"] > 0
+    assert set(result["handlers"]) == HANDLERS
+    for cases in result["handlers"].values():
+        assert set(cases) == {"import", "sqlite", "dynamodb"}
+        for case in ("import", "sqlite"):
+            assert cases[case]["boto3"] is False
+            assert cases[case]["botocore"] is False
+        assert cases["sqlite"]["buildError"] is None
+    assert result["target"]["boto3WhereNotNeeded"] == []

@@ -1,0 +1,165 @@
+"""notebooks/01_deploy.ipynb, executed headlessly with papermill as CI runs it.
+
+Each run's results.json is checked against facts gathered independently: the local stack's
+URLs answer and its metrics count the smoke test's WebSocket connection; on AWS (a moto server)
+every resource the plan created is found again with boto3 list calls.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import nbformat
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from bingo_ops.deploy.local import teardown_local
+from bingo_ops.notebooks.execute import execute_notebook
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOK = ROOT / "notebooks" / "01_deploy.ipynb"
+PARAMETERS = {"target", "stage", "region", "dry_run", "output_dir", "state_dir"}
+REGION = "us-east-1"
+
+
+def _run(tmp_path: Path, **parameters: Any) -> dict[str, Any]:
+    output_dir = tmp_path / "reports"
+    execute_notebook(
+        NOTEBOOK,
+        tmp_path / "executed.ipynb",
+        {"output_dir": str(output_dir), "state_dir": str(tmp_path / "state"), **parameters},
+        cwd=tmp_path,
+    )
+    results: dict[str, Any] = json.loads((output_dir / "results.json").read_text())
+    return results
+
+
+def test_the_committed_notebook_has_parameters_first_and_no_outputs() -> None:
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+
+    assert "parameters" in notebook.cells[0].metadata.get("tags", [])
+    names = {line.split("=")[0].strip() for line in code[0].source.splitlines() if "=" in line}
+    assert names == PARAMETERS
+    assert all(not cell.outputs and cell.execution_count is None for cell in code)
+
+
+@pytest.fixture
+def local_state(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path / "state"
+    teardown_local(tmp_path / "state")
+
+
+@pytest.mark.slow
+def test_local_target_deploys_and_a_public_board_gets_a_leaderboard(
+    tmp_path: Path, local_state: Path
+) -> None:
+    results = _run(tmp_path, target="local")
+
+    assert results["dryRun"] is False
+    assert results["plan"]["byVerb"] == {"start": 1}
+    outputs = results["outputs"]
+    assert outputs == json.loads((local_state / "outputs.json").read_text())
+    smoke = results["smoke"]
+    assert smoke["status"] == "passed", smoke
+    assert "subscribed" in smoke["messages"]
+    assert smoke["messages"][-1] == "leaderboard_update"
+
+    with httpx.Client(timeout=5) as client:
+        metrics = client.get(outputs["metricsUrl"]).json()
+        game = client.get(
+            f"{outputs['httpUrl']}/games/{smoke['gameId']}",
+            headers={"authorization": f"Bearer {_public_token(client, outputs['httpUrl'])}"},
+        )
+    functions = metrics["lambda"]["functions"]
+    assert functions["ws_connect"]["invocations"] >= 1
+    assert functions["ws_authorizer"]["invocations"] >= 1
+    assert functions["ws_message"]["invocations"] >= 1  # the subscribe
+    assert game.status_code == 200
+    assert game.json()["state"] == "cancelled"  # the smoke game never stays current
+    with pytest.raises(InvalidStatus) as refused, connect(outputs["wsUrl"], open_timeout=5):
+        pass
+    assert refused.value.response.status_code == 401  # the WebSocket API answers: no token
+
+
+def _public_token(client: httpx.Client, http_url: str) -> str:
+    token: str = client.post(f"{http_url}/public/token", json={}).json()["publicToken"]
+    return token
+
+
+def _held(region: str) -> Counter[str]:
+    """What the moto account holds, counted by the deploy plan's resource kinds."""
+    apis = boto3.client("apigatewayv2", region_name=region)
+    lambda_ = boto3.client("lambda", region_name=region)
+    dynamodb = boto3.client("dynamodb", region_name=region)
+    held: Counter[str] = Counter()
+    tables = dynamodb.list_tables()["TableNames"]
+    held["dynamodb_table"] = len(tables)
+    held["ttl"] = sum(
+        dynamodb.describe_time_to_live(TableName=t)["TimeToLiveDescription"]["TimeToLiveStatus"]
+        == "ENABLED"
+        for t in tables
+    )
+    held["ssm_parameter"] = len(
+        boto3.client("ssm", region_name=region).describe_parameters()["Parameters"]
+    )
+    held["iam_role"] = len(boto3.client("iam", region_name=region).list_roles()["Roles"])
+    held["log_group"] = len(
+        boto3.client("logs", region_name=region).describe_log_groups()["logGroups"]
+    )
+    functions = [f["FunctionName"] for f in lambda_.list_functions()["Functions"]]
+    held["lambda_function"] = len(functions)
+    held["permission"] = sum(
+        len(json.loads(lambda_.get_policy(FunctionName=f)["Policy"])["Statement"])
+        for f in functions
+    )
+    for api in apis.get_apis()["Items"]:
+        api_id, websocket = api["ApiId"], api["ProtocolType"] == "WEBSOCKET"
+        held["websocket_api" if websocket else "http_api"] += 1
+        routes = apis.get_routes(ApiId=api_id)["Items"]
+        held["ws_route" if websocket else "http_route"] += len(routes)
+        held["integration"] += len(apis.get_integrations(ApiId=api_id)["Items"])
+        held["stage"] += len(apis.get_stages(ApiId=api_id)["Items"])
+        # moto's server has no GetAuthorizers: find them through the routes that use them.
+        for authorizer in {r["AuthorizerId"] for r in routes if r.get("AuthorizerId")}:
+            apis.get_authorizer(ApiId=api_id, AuthorizerId=authorizer)
+            held["authorizer"] += 1
+    return +held
+
+
+@pytest.mark.slow
+def test_aws_target_on_moto_creates_what_it_planned_and_says_the_smoke_test_is_skipped(
+    aws: dict[str, str], tmp_path: Path
+) -> None:
+    results = _run(tmp_path, target="aws", stage="nb", region=REGION)
+
+    plan = results["plan"]
+    assert set(plan["byVerb"]) == {"create"}
+    assert Counter(plan["byKind"]) == _held(REGION)
+    assert sum(plan["byKind"].values()) == plan["total"] == len(results["actions"])
+    outputs = results["outputs"]
+    assert {"httpUrl", "wsUrl", "managementUrl", "metricsUrl"} <= set(outputs)
+    assert outputs["stage"] == "nb"
+    smoke = results["smoke"]
+    assert smoke["status"] == "skipped"
+    assert "moto runs no Lambda functions" in smoke["reason"]
+    assert smoke["checks"]
+    assert set(smoke["checks"].values()) == {"ok"}
+
+
+@pytest.mark.slow
+def test_aws_dry_run_plans_without_creating_anything(aws: dict[str, str], tmp_path: Path) -> None:
+    results = _run(tmp_path, target="aws", dry_run=True)
+
+    assert results["dryRun"] is True
+    assert results["plan"]["byVerb"]["create"] == results["plan"]["total"] > 0
+    assert results["outputs"] is None
+    assert results["smoke"]["status"] == "skipped"
+    assert _held(REGION) == Counter()
