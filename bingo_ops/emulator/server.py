@@ -9,7 +9,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -22,6 +22,7 @@ from backend import wiring
 from backend.adapters.gateway_management_api import ManagementApiGateway
 from backend.adapters.store_sqlite import SqliteStore
 from backend.ports.gateway import ConnectionGateway
+from backend.ports.store import Store
 from backend.services.context import Deps
 from bingo_ops.emulator.connections import InProcessGateway, Registry
 from bingo_ops.emulator.events import WsSite
@@ -58,6 +59,9 @@ class StackOptions:
         memory_mb: Memory per function, for GB-second billing.
         container_idle_s: Idle time after which a warm container is reclaimed.
         outputs: Where to write the outputs JSON once listening.
+        store_env: Build the store from these `backend.wiring` variables instead of the
+            state dir's SQLite file (e.g. `BINGO_STORE=dynamodb`, `BINGO_TABLE=...`), so the
+            same handlers run over the DynamoDB adapter.
     """
 
     state_dir: Path
@@ -72,6 +76,7 @@ class StackOptions:
     memory_mb: int = 256
     container_idle_s: float = DEFAULT_CONTAINER_IDLE_S
     outputs: Path | None = None
+    store_env: Mapping[str, str] | None = None
 
 
 class _EmbeddedUvicorn(uvicorn.Server):
@@ -109,7 +114,7 @@ class LocalStack:
         self._uvicorn_task: asyncio.Task[None] | None = None
         self._ws_server: Server | None = None
         self._runtime: LambdaRuntime | None = None
-        self._store: SqliteStore | None = None
+        self._store: Store | None = None
         self._registry: Registry | None = None
         self._management: ManagementApiGateway | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -162,7 +167,11 @@ class LocalStack:
         env = self.state.environment()
         self._registry = Registry(loop, self.meter)
         self._runtime = LambdaRuntime(self.meter, workers=options.lambda_workers)
-        self._store = SqliteStore(self.state.database)
+        self._store = (
+            SqliteStore(self.state.database)
+            if options.store_env is None
+            else wiring.build_store(options.store_env)
+        )
 
         app = HttpApp(self._runtime, self._registry, self.meter)
         config = uvicorn.Config(
@@ -269,9 +278,10 @@ class LocalStack:
         if _running is self:
             wiring.install(None)
             _running = None
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        close = getattr(self._store, "close", None)
+        if callable(close):
+            close()
+        self._store = None
 
 
 def _local_aws_credentials() -> None:
