@@ -162,6 +162,9 @@ def _observe_table(clients: Clients, names: Names, found: dict[tuple[str, str], 
             "KeySchema": table["KeySchema"],
             "BillingMode": billing,
             "IndexNames": sorted(i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])),
+            "LocalIndexNames": sorted(
+                i["IndexName"] for i in table.get("LocalSecondaryIndexes", [])
+            ),
         },
     )
     ttl = dynamodb.describe_time_to_live(TableName=names.table)["TimeToLiveDescription"]

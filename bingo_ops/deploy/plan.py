@@ -17,7 +17,8 @@ Known = Mapping[tuple[str, str], Mapping[str, Any]]
 
 # Properties AWS cannot change in place; drift there needs a teardown, never a silent update.
 IMMUTABLE: Final[Mapping[str, frozenset[str]]] = {
-    "dynamodb_table": frozenset({"KeySchema"}),
+    # A local secondary index exists only if the table was created with it.
+    "dynamodb_table": frozenset({"KeySchema", "LocalIndexNames"}),
     "websocket_api": frozenset({"ProtocolType"}),
     "http_api": frozenset({"ProtocolType"}),
 }

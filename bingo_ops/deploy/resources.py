@@ -526,6 +526,9 @@ def desired_resources(
                 "KeySchema": definition["KeySchema"],
                 "BillingMode": definition.get("BillingMode", "PROVISIONED"),
                 "IndexNames": indexes,
+                "LocalIndexNames": sorted(
+                    i["IndexName"] for i in definition.get("LocalSecondaryIndexes", [])
+                ),
             },
             identity={"TableName": names.table},
             create={"Definition": definition, "Tags": tagged},

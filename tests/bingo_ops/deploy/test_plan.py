@@ -206,6 +206,20 @@ def test_a_changed_key_schema_is_refused_not_updated() -> None:
         plan_deploy(resources, changed)
 
 
+def test_a_table_without_the_leaderboard_index_is_refused_not_updated() -> None:
+    """A local secondary index can only be made with the table, so its absence is drift."""
+    resources = desired()
+    observed = deployed(resources)
+    key = ("dynamodb_table", Names(CONFIG).table)
+    found = observed.resources[key]
+    assert found.spec["LocalIndexNames"]
+    other = {**found.spec, "LocalIndexNames": []}
+    changed = Observed(ACCOUNT, "aws", {**observed.resources, key: Found(found.attributes, other)})
+
+    with pytest.raises(DriftError, match="LocalIndexNames"):
+        plan_deploy(resources, changed)
+
+
 def test_deploy_never_deletes_what_it_does_not_manage() -> None:
     resources = desired()
     observed = deployed(resources)
