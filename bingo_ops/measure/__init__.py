@@ -1,0 +1,1 @@
+"""Measurement: latency statistics, invocation counting and the cost model."""
