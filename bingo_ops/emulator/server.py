@@ -86,6 +86,30 @@ class _EmbeddedUvicorn(uvicorn.Server):
         yield
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP listening socket whose accepted connections asyncio will set TCP_NODELAY on.
+
+    asyncio sets TCP_NODELAY only on sockets whose `proto` is IPPROTO_TCP, and
+    `socket.create_server` leaves it 0. Without TCP_NODELAY a keep-alive response written in
+    two parts (headers, body) waits for the client's delayed ACK: about 40 ms per request.
+
+    Raises:
+        OSError: the address is taken or cannot be bound.
+    """
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(socket.SOMAXCONN)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def write_outputs(path: Path, outputs: dict[str, Any]) -> None:
     """Write an outputs file atomically (readers never see half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -185,8 +209,7 @@ class LocalStack:
         )
         # Bound here rather than by uvicorn, which answers a taken port with sys.exit() inside
         # its task: that would escape the event loop instead of raising OSError to the caller.
-        family = socket.getaddrinfo(options.host, options.http_port, type=socket.SOCK_STREAM)[0][0]
-        self._http_socket = socket.create_server((options.host, options.http_port), family=family)
+        self._http_socket = listening_socket(options.host, options.http_port)
         http_port = self._http_socket.getsockname()[1]
         self._uvicorn = _EmbeddedUvicorn(config)
         self._uvicorn_task = asyncio.create_task(
