@@ -73,7 +73,8 @@ def test_a_replay_lands_every_mark_join_and_claim_and_the_board_follows(tmp_path
     claim_events = sum(1 for e in reads["events"] if "claim" in e["type"])
     assert (claim_events > 0) == (summary.claims_sent > 0)
     assert summary.claims_sent + summary.skipped_claims == summary.actions.get("claim", 0)
-    if summary.claims_sent:
+    if summary.actions.get("verify", 0) or summary.actions.get("end", 0):
+        # Verified, or ended by the scenario even when its claim had no line on the real card.
         assert reads["game"]["state"] == "ended"
     # The board saw the final standings, as the server reports them afterwards.
     assert summary.boards_in_sync == {"board-01": True}
