@@ -39,6 +39,8 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
+from bingo_ops.measure.stats import percentile
+
 ROOT = Path(__file__).resolve().parents[1]
 LEADERBOARD = "leaderboard_update"
 CONNECT_CONCURRENCY = 64
@@ -62,12 +64,6 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for pid {pid}")
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
 def summary(latencies_s: list[float]) -> dict[str, float]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import statistics
 import tempfile
 import time
 from collections import Counter
@@ -20,6 +19,7 @@ from tqdm.auto import tqdm  # type: ignore[import-untyped, unused-ignore]
 from bingo_ops.client.http import ApiError, BingoHttp
 from bingo_ops.client.token_cache import TokenCache
 from bingo_ops.client.ws import BingoClient
+from bingo_ops.measure.stats import percentile
 from bingo_ops.replay.scenario import Action
 
 DEFAULT_SETTLE_TIMEOUT_S = 10.0
@@ -93,19 +93,6 @@ class _Player:
     def remaining(self) -> list[str]:
         """Unmarked words in row-major order, the free centre skipped: what `pick` indexes."""
         return [w for w in self.cells if w is not None and w not in self.marked]
-
-
-def percentile(values: Iterable[float], q: float) -> float:
-    """The `q`-th percentile (1-99, rounded) of `values`, interpolated; 0.0 when empty."""
-    data = sorted(values)
-    if not data:
-        return 0.0
-    if len(data) == 1:
-        return data[0]
-    # statistics.quantiles needs n >= 2 and returns n-1 cut points; 100 cuts give percentiles.
-    cuts = statistics.quantiles(data, n=100, method="inclusive")
-    index = min(max(round(q) - 1, 0), len(cuts) - 1)
-    return cuts[index]
 
 
 class _Replayer:
@@ -262,8 +249,9 @@ class _Replayer:
         """Fill in the totals and return the summary."""
         self.summary.actions = dict(self.actions)
         self.summary.errors = dict(self.errors)
-        self.summary.mark_latency_p50_ms = percentile(self.latencies_ms, 50)
-        self.summary.mark_latency_p95_ms = percentile(self.latencies_ms, 95)
+        if self.latencies_ms:
+            self.summary.mark_latency_p50_ms = percentile(self.latencies_ms, 50)
+            self.summary.mark_latency_p95_ms = percentile(self.latencies_ms, 95)
         self.summary.wall_time_s = wall_time_s
         return self.summary
 

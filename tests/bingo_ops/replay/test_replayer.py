@@ -10,7 +10,7 @@ import pytest
 
 from bingo_ops.client.http import BingoHttp
 from bingo_ops.emulator.server import LocalStack, StackOptions
-from bingo_ops.replay.replayer import ReplaySummary, percentile, replay
+from bingo_ops.replay.replayer import ReplaySummary, replay
 from bingo_ops.replay.scenario import Action, ScenarioSpec, generate, read_jsonl, write_jsonl
 
 SPEC = ScenarioSpec(
@@ -137,10 +137,3 @@ def test_speed_must_be_positive() -> None:
         asyncio.run(
             replay([], {"httpUrl": "http://x", "wsUrl": "ws://x"}, admin_token="t", speed=0)
         )
-
-
-def test_percentile() -> None:
-    assert percentile([], 50) == 0.0
-    assert percentile([3.0], 95) == 3.0
-    assert percentile([1.0, 2.0, 3.0, 4.0, 5.0], 50) == 3.0
-    assert 4.5 < percentile([1.0, 2.0, 3.0, 4.0, 5.0], 95) <= 5.0
