@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from backend import wiring
 from backend.domain.tokens import TokenKind
+from bingo_ops.deploy.stack import aws_keyrings
 
 DEFAULT_TIMEOUT_S: Final = 20.0
 SMOKE_GAME_NAME: Final = "deploy smoke test"
@@ -144,19 +145,6 @@ def _end_to_end(outputs: Mapping[str, Any], admin_token: str, timeout_s: float) 
     return {"status": status, **found, "elapsedMs": round((time.perf_counter() - started) * 1000)}
 
 
-def _aws_keyrings(outputs: Mapping[str, Any], region: str) -> dict[str, str]:
-    import boto3
-
-    ssm = boto3.client("ssm", region_name=region)
-    parameters = outputs["parameters"]
-    return {
-        wiring.KEY_VARIABLES[kind]: ssm.get_parameter(
-            Name=parameters[kind.value], WithDecryption=True
-        )["Parameter"]["Value"]
-        for kind in TokenKind
-    }
-
-
 def _aws_static_checks(outputs: Mapping[str, Any], region: str) -> dict[str, str]:
     """What an AWS emulator without Lambda can confirm: keyrings, APIs and functions exist."""
     import boto3
@@ -172,7 +160,7 @@ def _aws_static_checks(outputs: Mapping[str, Any], region: str) -> dict[str, str
             checks[name] = "ok"
 
     def mint() -> None:
-        tokens = wiring.build_tokens(_aws_keyrings(outputs, region))
+        tokens = wiring.build_tokens(aws_keyrings(outputs, region))
         token = tokens.issue_admin("smoke-test", now=time.time())
         tokens.verify(token, now=time.time(), accept=(TokenKind.ADMIN,))
 
@@ -230,7 +218,7 @@ def smoke_test(
                 "checks": checks,
             }
         try:
-            keyrings = _aws_keyrings(outputs, region)
+            keyrings = aws_keyrings(outputs, region)
             admin = wiring.build_tokens(keyrings).issue_admin("smoke-test", now=time.time())
         except Exception as error:
             return {
