@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import Any
 
 from backend.domain import events
@@ -13,12 +15,27 @@ def millis(epoch_s: float) -> int:
     return round(epoch_s * 1000)
 
 
+def encode(message: dict[str, Any]) -> bytes:
+    """A message as the bytes posted to a connection: compact JSON in UTF-8."""
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def leaderboard_rows(
-    entries: tuple[Player, ...], viewer_session_id: str | None = None
+    entries: Sequence[Player],
+    viewer_session_id: str | None = None,
+    ranks: Sequence[int] | None = None,
 ) -> list[dict[str, Any]]:
-    """Leaderboard rows; a player's own row is flagged, nobody's session id is shown."""
+    """Leaderboard rows; a player's own row is flagged, nobody's session id is shown.
+
+    Args:
+        entries: Players in leaderboard order.
+        viewer_session_id: Whose row to flag with `isYou`.
+        ranks: Each entry's rank when `entries` is not the top of the board (a window around
+            a player); 1, 2, 3... by default.
+    """
     rows = []
-    for rank, p in enumerate(entries, start=1):
+    numbers = ranks if ranks is not None else range(1, len(entries) + 1)
+    for rank, p in zip(numbers, entries, strict=True):
         row: dict[str, Any] = {
             "rank": rank,
             "nickname": p.nickname,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -19,11 +18,6 @@ log = logging.getLogger(__name__)
 _MOVES_LEADERBOARD = frozenset({events.PLAYER_JOINED, events.WORD_MARKED, events.STATE_CHANGED})
 
 
-def encode(message: dict[str, Any]) -> bytes:
-    """A wire message as compact UTF-8 JSON (API Gateway bills per 32 KB of it)."""
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 def _forget_gone(deps: Deps, delivery: Delivery) -> None:
     if delivery.gone:
         deps.store.delete_connections(delivery.gone)
@@ -37,7 +31,7 @@ def send(deps: Deps, connection_id: str, message: dict[str, Any]) -> bool:
     Returns:
         True if the gateway accepted the message.
     """
-    delivery = deps.gateway.post_many([connection_id], encode(message))
+    delivery = deps.gateway.post_many([connection_id], messages.encode(message))
     _forget_gone(deps, delivery)
     return bool(delivery.delivered)
 
@@ -54,10 +48,10 @@ def publish(deps: Deps, game_id: str, new_events: Sequence[Event]) -> Delivery:
     subscribers = deps.store.subscribers(game_id, now=deps.clock())
     if not subscribers or not new_events:
         return Delivery()
-    payloads = [encode(messages.event_message(e)) for e in new_events]
+    payloads = [messages.encode(messages.event_message(e)) for e in new_events]
     if any(e.type in _MOVES_LEADERBOARD for e in new_events):
         board = deps.store.leaderboard(game_id, limit=DEFAULT_LEADERBOARD_SIZE)
-        payloads.append(encode(messages.leaderboard_update(board, deps.clock())))
+        payloads.append(messages.encode(messages.leaderboard_update(board, deps.clock())))
     live: Sequence[str] = subscribers
     delivery = Delivery()
     for payload in payloads:
