@@ -132,6 +132,20 @@ class Paths:
         return self.state_dir / LOCK_FILE
 
 
+def _alive(pid: int) -> bool:
+    """Whether `pid` exists and has not exited (a zombie has), whatever it runs."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return not (Path("/proc") / "self").exists()  # no procfs (macOS): the signal said yes
+    except (OSError, IndexError):
+        return False  # it exited while we looked
+
+
 def _is_stack(pid: int) -> bool:
     """Whether `pid` is a live `bingo-ops serve` process (not a zombie, not a reused pid)."""
     try:
@@ -248,7 +262,9 @@ def _wait_started(pid: int, paths: Paths, timeout_s: float) -> dict[str, Any]:
         found = read_outputs(paths.outputs)
         if found is not None and found.get("pid") == pid:
             return found
-        if not _is_stack(pid):
+        # Alive is enough here: a process just started may not show its final command line
+        # yet, and calling it gone would orphan a stack that is about to listen.
+        if not _alive(pid):
             raise LocalStackError(
                 f"the local stack exited before it listened; the end of {paths.log}:\n"
                 + log_tail(paths.log)
