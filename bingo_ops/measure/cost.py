@@ -10,14 +10,22 @@ from typing import Any
 from bingo_ops.emulator.metering import http_units, ws_units
 
 __all__ = [
+    "FUNCTIONS",
     "US_EAST_1",
     "CostBreakdown",
+    "GameEvent",
     "PriceTable",
+    "RunCounts",
+    "RunShape",
+    "Session",
     "Usage",
     "Workload",
+    "agreement",
     "compare",
     "cost",
+    "counts_from_metering",
     "polling_usage",
+    "predict_run",
     "push_usage",
     "usage_from_metering",
 ]
@@ -417,3 +425,224 @@ def compare(
         "cost_ratio": push_usd / polling_usd if polling_usd else math.inf,
         "invocation_ratio": polling_inv / push_inv if push_inv else math.inf,
     }
+
+
+# -- Run-shaped predictions: what a measured run should have been metered for --------------------
+
+FUNCTIONS: tuple[str, ...] = (
+    "ws_authorizer",
+    "ws_connect",
+    "ws_disconnect",
+    "ws_message",
+    "http_api",
+)
+# A client that subscribes with no position asks for the last 50 events (`EVENT_HISTORY` in
+# bingo_ops.client.policy) with one `resume` right after `subscribed`.
+_BACKFILL_EVENTS = 50
+_DEFAULT_HEARTBEAT_S = 300.0
+
+
+@dataclass(frozen=True)
+class Session:
+    """One WebSocket connection following one game, in wall seconds from the run's start.
+
+    Attributes:
+        game: The game it subscribed to (any label, the same as `GameEvent.game`).
+        opened_s: When it connected.
+        closed_s: When it closed.
+    """
+
+    game: str
+    opened_s: float
+    closed_s: float
+
+
+@dataclass(frozen=True)
+class GameEvent:
+    """Something that added to a game's log, in wall seconds from the run's start.
+
+    Attributes:
+        game: The game.
+        at_s: When it happened.
+        events: Entries it added to the log (a claim adds two: the claim and the state change).
+        messages: Messages the fan-out sends each subscriber: one per broadcast event plus a
+            `leaderboard_update` (a mark: 2; a claim: 3; a game's creation broadcasts nothing).
+    """
+
+    game: str
+    at_s: float
+    events: int = 1
+    messages: int = 2
+
+
+@dataclass(frozen=True)
+class RunShape:
+    """What a measured run did, as its clients know it: the input of `predict_run`.
+
+    Attributes:
+        http_requests: Requests the run's clients sent to the HTTP API, polls excluded.
+        polls: Polls of the stream endpoint.
+        sessions: The WebSocket connections (none when polling).
+        game_events: What each game's log received, in time order or not.
+        heartbeat_s: Seconds of silence after which a client sends `ping`.
+        message_bytes: Size of one pushed message (all but huge leaderboards fit one unit).
+        backfill: Events a new subscriber asks for with its first `resume`.
+    """
+
+    http_requests: int = 0
+    polls: int = 0
+    sessions: tuple[Session, ...] = ()
+    game_events: tuple[GameEvent, ...] = ()
+    heartbeat_s: float = _DEFAULT_HEARTBEAT_S
+    message_bytes: int = _CONTROL_FRAME_BYTES
+    backfill: int = _BACKFILL_EVENTS
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    """The countable quantities of a run, predicted or metered, in billed units.
+
+    Attributes:
+        invocations: Lambda invocations per function (every name of `FUNCTIONS`).
+        ws_message_units_in: WebSocket message units clients sent.
+        ws_message_units_out: WebSocket message units delivered to clients.
+        ws_connection_minutes: WebSocket connection-minutes.
+        http_requests: HTTP API request units.
+    """
+
+    invocations: Mapping[str, float]
+    ws_message_units_in: float = 0.0
+    ws_message_units_out: float = 0.0
+    ws_connection_minutes: float = 0.0
+    http_requests: float = 0.0
+
+    @property
+    def total_invocations(self) -> float:
+        """Invocations of every function together."""
+        return float(sum(self.invocations.values()))
+
+    def as_dict(self) -> dict[str, float]:
+        """Flat quantities: `invocations.<function>`, `invocations.total` and the rest."""
+        out = {f"invocations.{name}": float(self.invocations.get(name, 0)) for name in FUNCTIONS}
+        out["invocations.total"] = self.total_invocations
+        out["ws_message_units_in"] = float(self.ws_message_units_in)
+        out["ws_message_units_out"] = float(self.ws_message_units_out)
+        out["ws_connection_minutes"] = float(self.ws_connection_minutes)
+        out["http_requests"] = float(self.http_requests)
+        return out
+
+
+def _subscribers(sessions: tuple[Session, ...], game: str, at_s: float) -> int:
+    return sum(1 for s in sessions if s.game == game and s.opened_s < at_s < s.closed_s)
+
+
+def _events_before(events: tuple[GameEvent, ...], game: str, at_s: float) -> int:
+    return sum(e.events for e in events if e.game == game and e.at_s < at_s)
+
+
+def predict_run(shape: RunShape) -> RunCounts:
+    """The counts a run of `shape` should be metered for, by the design's accounting.
+
+    Per WebSocket session: the authorizer, `$connect` and `$disconnect` run once each; the
+    client sends `subscribe`, and, when the game already has events, `resume` for the last
+    `backfill` of them (each a `ws_message` invocation and one message in). Out go `subscribed`
+    and a `leaderboard_update` for the subscribe, the replayed events and a
+    `leaderboard_update` for the resume. Every `heartbeat_s` of a session adds a `ping` in and a
+    `pong` out. Every log entry's fan-out posts its `messages` to each session of its game open
+    at that moment (inside the invocation that caused it). Connection-minutes are the sessions'
+    lengths. Every HTTP request, polls included, is one `http_api` invocation and one unit.
+
+    Not modelled: resumes a client sends when a broadcast arrives out of order and the gap
+    outlives its 1 s grace, reconnections, and messages over 32 KB.
+
+    Args:
+        shape: What the run did.
+
+    Returns:
+        The predicted counts.
+    """
+    control = ws_units(_CONTROL_FRAME_BYTES)
+    pushed = ws_units(shape.message_bytes)
+    units_in = units_out = 0.0
+    ws_message = 0.0
+    minutes = 0.0
+    for session in shape.sessions:
+        length = max(0.0, session.closed_s - session.opened_s)
+        minutes += length / 60
+        pings = math.floor(length / shape.heartbeat_s)
+        replayed = min(
+            _events_before(shape.game_events, session.game, session.opened_s), shape.backfill
+        )
+        resumes = 1 if replayed > 0 else 0
+        ws_message += 1 + resumes + pings
+        units_in += (1 + resumes + pings) * control
+        # subscribed + leaderboard_update, then per resume its events + leaderboard_update.
+        units_out += 2 * control + resumes * (replayed + 1) * pushed + pings * control
+    for event in shape.game_events:
+        receivers = _subscribers(shape.sessions, event.game, event.at_s)
+        units_out += receivers * event.messages * pushed
+    sessions = float(len(shape.sessions))
+    http = float(shape.http_requests + shape.polls)
+    return RunCounts(
+        invocations={
+            "ws_authorizer": sessions,
+            "ws_connect": sessions,
+            "ws_disconnect": sessions,
+            "ws_message": ws_message,
+            "http_api": http,
+        },
+        ws_message_units_in=units_in,
+        ws_message_units_out=units_out,
+        ws_connection_minutes=minutes,
+        http_requests=http,
+    )
+
+
+def counts_from_metering(snapshot: Mapping[str, Any]) -> RunCounts:
+    """The countable quantities in a metering snapshot or delta (`Meter.snapshot()` shape).
+
+    Raises:
+        KeyError: A metric is missing from `snapshot`.
+    """
+    functions = snapshot.get("lambda", {}).get("functions", {})
+    return RunCounts(
+        invocations={
+            name: float(functions.get(name, {}).get("invocations", 0)) for name in FUNCTIONS
+        },
+        ws_message_units_in=_metric(snapshot, "websocket.messageUnitsIn"),
+        ws_message_units_out=_metric(snapshot, "websocket.messageUnitsOut"),
+        ws_connection_minutes=_metric(snapshot, "websocket.connectionMinutes"),
+        http_requests=_metric(snapshot, "http.units"),
+    )
+
+
+def agreement(
+    predicted: RunCounts, metered: RunCounts, tolerance: float = 0.05
+) -> dict[str, dict[str, Any]]:
+    """Quantity by quantity, the model's prediction against the metering.
+
+    Args:
+        predicted: From `predict_run`.
+        metered: From `counts_from_metering` of the run's metering delta.
+        tolerance: Largest relative error that counts as agreement.
+
+    Returns:
+        Quantity -> `predicted`, `metered`, `relative_error` ((predicted - metered) /
+        metered; 0 when both are 0, None when only the metering is 0) and `within`.
+    """
+    want = predicted.as_dict()
+    got = metered.as_dict()
+    out: dict[str, dict[str, Any]] = {}
+    for name, value in want.items():
+        actual = got[name]
+        if actual == 0:
+            error: float | None = 0.0 if value == 0 else None
+        else:
+            error = (value - actual) / actual
+        out[name] = {
+            "predicted": value,
+            "metered": actual,
+            "relative_error": error,
+            "within": error is not None and abs(error) <= tolerance,
+        }
+    return out

@@ -15,12 +15,19 @@ from bingo_ops.emulator.metering import Meter
 from bingo_ops.measure.cost import (
     US_EAST_1,
     CostBreakdown,
+    GameEvent,
     PriceTable,
+    RunCounts,
+    RunShape,
+    Session,
     Usage,
     Workload,
+    agreement,
     compare,
     cost,
+    counts_from_metering,
     polling_usage,
+    predict_run,
     push_usage,
     usage_from_metering,
 )
@@ -282,3 +289,88 @@ def test_invalid_workloads_are_refused(changes: dict[str, float]) -> None:
 def test_polling_interval_must_be_positive() -> None:
     with pytest.raises(ValueError, match="interval"):
         polling_usage(CONFERENCE, interval_s=0)
+
+
+# -- run-shaped predictions ------------------------------------------------------------------
+
+
+def test_predict_run_of_a_hand_built_push_run() -> None:
+    shape = RunShape(
+        http_requests=10,
+        sessions=(Session("g", 1.0, 61.0), Session("g", 31.0, 61.0), Session("h", 0.5, 1.0)),
+        game_events=(
+            GameEvent("g", 0.0, events=1, messages=0),  # creation: logged, not broadcast
+            GameEvent("g", 0.1, events=1, messages=2),  # start: before anyone subscribed
+            GameEvent("g", 10.0, events=1, messages=2),  # a mark: one subscriber
+            GameEvent("g", 40.0, events=2, messages=3),  # a claim: two subscribers
+        ),
+    )
+    counts = predict_run(shape)
+    # 3 sessions; each subscribes, and resumes when its game has events before it:
+    # g@1.0 (2 before), g@31.0 (3 before), h@0.5 (none: no resume).
+    assert counts.invocations == {
+        "ws_authorizer": 3,
+        "ws_connect": 3,
+        "ws_disconnect": 3,
+        "ws_message": 3 + 2,
+        "http_api": 10,
+    }
+    assert counts.ws_message_units_in == 5
+    # Out: 3 x (subscribed + leaderboard) + resumes (2 + 1) + (3 + 1) + fan-out 1 x 2 + 2 x 3.
+    assert counts.ws_message_units_out == 6 + 3 + 4 + 2 + 6
+    assert counts.ws_connection_minutes == pytest.approx((60 + 30 + 0.5) / 60)
+    assert counts.http_requests == 10
+    assert counts.total_invocations == 3 * 3 + 5 + 10
+
+
+def test_predict_run_counts_heartbeats_and_caps_the_backfill() -> None:
+    events = tuple(GameEvent("g", float(i), messages=0) for i in range(80))
+    shape = RunShape(sessions=(Session("g", 100.0, 100.0 + 650.0),), game_events=events)
+    counts = predict_run(shape)
+    # 650 s open: 2 pings (at 300 s and 600 s); the resume replays only the last 50 events.
+    assert counts.invocations["ws_message"] == 1 + 1 + 2
+    assert counts.ws_message_units_out == 2 + (50 + 1) + 2
+
+
+def test_predict_run_of_polling_is_one_invocation_per_request() -> None:
+    counts = predict_run(RunShape(http_requests=7, polls=120))
+    assert counts.invocations["http_api"] == counts.http_requests == 127
+    assert counts.total_invocations == 127
+    assert counts.ws_message_units_out == counts.ws_connection_minutes == 0
+
+
+def test_counts_from_a_real_meter_and_agreement() -> None:
+    metered = counts_from_metering(_recorded_meter().snapshot())
+    assert metered.invocations == {
+        "ws_authorizer": 0,
+        "ws_connect": 1,
+        "ws_disconnect": 0,
+        "ws_message": 0,
+        "http_api": 2,
+    }
+    assert metered.ws_message_units_in == 3
+    assert metered.ws_message_units_out == 4
+    assert metered.ws_connection_minutes == pytest.approx(2.0)
+    assert metered.http_requests == 3
+    predicted = RunCounts(
+        invocations={"ws_connect": 1, "http_api": 2.08},
+        ws_message_units_in=3,
+        ws_message_units_out=5,
+        ws_connection_minutes=2.0,
+        http_requests=3,
+    )
+    rows = agreement(predicted, metered)
+    assert rows["invocations.http_api"]["relative_error"] == pytest.approx(0.04)
+    assert rows["invocations.http_api"]["within"]
+    assert rows["ws_message_units_out"]["relative_error"] == pytest.approx(0.25)
+    assert not rows["ws_message_units_out"]["within"]
+    assert rows["invocations.ws_message"] == {
+        "predicted": 0.0,
+        "metered": 0.0,
+        "relative_error": 0.0,
+        "within": True,
+    }
+    # Predicting something the meter never saw has no relative error and does not agree.
+    rows = agreement(RunCounts(invocations={"ws_message": 1}), metered)
+    assert rows["invocations.ws_message"]["relative_error"] is None
+    assert not rows["invocations.ws_message"]["within"]

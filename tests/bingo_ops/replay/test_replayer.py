@@ -137,3 +137,64 @@ def test_speed_must_be_positive() -> None:
         asyncio.run(
             replay([], {"httpUrl": "http://x", "wsUrl": "ws://x"}, admin_token="t", speed=0)
         )
+
+
+def test_polling_mode_polls_instead_of_connecting(tmp_path: Path) -> None:
+    spec = ScenarioSpec(
+        games=1,
+        players=3,
+        boards=1,
+        marks_per_player_per_minute=30.0,
+        join_window_s=0.5,
+        duration_s=2.0,
+        seed=4,
+    )
+
+    async def run() -> tuple[ReplaySummary, dict[str, Any], dict[str, Any]]:
+        options = StackOptions(state_dir=tmp_path, http_port=0, ws_port=0)
+        async with LocalStack(options) as stack:
+            before = stack.meter.snapshot()
+            summary = await replay(
+                generate(spec),
+                stack.outputs,
+                admin_token=stack.admin_token(),
+                speed=1.0,
+                progress=False,
+                poll_interval_s=0.5,
+                cache_dir=tmp_path / "client-cache",
+            )
+            return summary, before, stack.meter.snapshot()
+
+    summary, before, after = asyncio.run(run())
+    assert summary.errors == {}
+    # No device opened a WebSocket; every request the replay counted reached the HTTP API.
+    assert after["websocket"]["connectionsOpened"] == before["websocket"]["connectionsOpened"]
+    sent = sum(summary.http_requests.values())
+    assert after["http"]["requests"] - before["http"]["requests"] == sent
+    stream = summary.http_requests["GET /leaderboard/{id}/stream"]
+    assert stream == summary.polls > 4  # 4 devices, polling from join to the end
+    assert {s.mode for s in summary.spans} == {"polling"}
+    assert len(summary.spans) == 4
+    assert summary.boards_in_sync == {"board-01": True}
+    assert summary.as_dict()["polls"] == summary.polls
+
+
+def test_records_and_spans_of_a_push_replay(tmp_path: Path) -> None:
+    actions = generate(SPEC)
+    summary, reads = asyncio.run(_replay_on_fresh_stack(tmp_path, actions))
+    assert [r.kind for r in summary.records] == [a.kind for a in sorted(actions, key=lambda a: a.t)]
+    # Log entries the records say were added are the log the server kept.
+    assert sum(r.emitted for r in summary.records) == len(reads["events"])
+    assert {s.mode for s in summary.spans} == {"push"}
+    assert len(summary.spans) == SPEC.players + SPEC.boards
+    assert all(0 <= s.start_s <= s.end_s <= summary.wall_time_s for s in summary.spans)
+    assert summary.polls == 0
+
+
+def test_poll_interval_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="poll_interval_s"):
+        asyncio.run(
+            replay(
+                [], {"httpUrl": "http://x", "wsUrl": "ws://x"}, admin_token="t", poll_interval_s=0
+            )
+        )
