@@ -1,0 +1,1 @@
+"""Live ipywidgets views of running games, for organisers in JupyterLab."""
