@@ -6,10 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bingo_ops.deploy.aws import AwsConfig
+    from bingo_ops.replay.replayer import ReplaySummary
 
 # Heavy imports happen inside each command, so `bingo-ops --help` stays instant.
 
@@ -227,6 +228,120 @@ def _teardown(args: argparse.Namespace) -> int:
     return 0
 
 
+def _notebooks_run(args: argparse.Namespace) -> int:
+    from bingo_ops.notebooks.suite import SuiteError, SuiteFailed, load_params, run_suite
+
+    # --only takes names comma-separated, repeated, or both.
+    only = [n for value in args.only for n in value.split(",") if n.strip()] if args.only else None
+    try:
+        params = load_params(args.params) if args.params else None
+        report = run_suite(args.notebooks, args.output, params=params, only=only, stack=args.stack)
+    except (SuiteError, OSError) as exc:
+        print(f"bingo-ops notebooks run: {exc}", file=sys.stderr)
+        return 1
+    print(report.table(), end="")
+    print(f"Report: {report.index}")
+    try:
+        report.raise_for_failures()
+    except SuiteFailed as exc:
+        print(f"bingo-ops notebooks run: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# ScenarioSpec fields the generator options set, by option destination.
+_SPEC_OPTIONS = {
+    "games": "games",
+    "players": "players",
+    "boards": "boards",
+    "grid_size": "grid_size",
+    "marks_per_minute": "marks_per_player_per_minute",
+    "join_curve": "join_curve",
+    "join_window": "join_window_s",
+    "duration": "duration_s",
+    "verify_delay": "verify_delay_s",
+    "no_claims": "bingo_claims",
+    "seed": "seed",
+}
+
+
+def _replay(args: argparse.Namespace) -> int:
+    import asyncio
+
+    import httpx
+
+    from bingo_ops.deploy.local import LocalStackError
+    from bingo_ops.deploy.stack import StackError, open_stack
+    from bingo_ops.replay import scenario
+    from bingo_ops.replay.replayer import replay
+
+    given: dict[str, Any] = {
+        field: (not value if option == "no_claims" else value)
+        for option, field in _SPEC_OPTIONS.items()
+        if (value := getattr(args, option)) is not None
+    }
+    if args.scenario and given:
+        print(
+            "bingo-ops replay: --scenario replays a file; drop the generator options",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        if args.scenario:
+            _, actions = scenario.read_scenario(args.scenario)
+        else:
+            spec = scenario.ScenarioSpec(**given)
+            actions = scenario.generate(spec)
+            if args.save_scenario:
+                scenario.write_jsonl(actions, args.save_scenario, spec)
+    except (scenario.ScenarioError, OSError) as exc:
+        print(f"bingo-ops replay: {exc}", file=sys.stderr)
+        return 1
+    try:
+        with open_stack(args.stack) as stack:
+            summary = asyncio.run(
+                replay(
+                    actions,
+                    stack.outputs,
+                    admin_token=stack.admin_token("bingo-ops replay"),
+                    speed=args.speed,
+                    connect_players=not args.no_player_sockets,
+                    progress=not args.quiet,
+                )
+            )
+    except (StackError, LocalStackError, httpx.HTTPError, ValueError) as exc:
+        print(f"bingo-ops replay: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        _print_json(summary.as_dict())
+    else:
+        print(_replay_text(summary, len(actions), args.speed), end="")
+    return 0
+
+
+def _replay_text(summary: ReplaySummary, actions: int, speed: float) -> str:
+    """The replay's summary for people (`--json` prints all of it)."""
+
+    def counts(values: dict[str, int]) -> str:
+        return ", ".join(f"{k} {v}" for k, v in sorted(values.items())) or "none"
+
+    in_sync = sum(1 for ok in summary.boards_in_sync.values() if ok)
+    games = ", ".join(f"{k} -> {v}" for k, v in sorted(summary.games.items()))
+    return (
+        f"Replayed {actions} actions in {summary.wall_time_s:.1f} s at speed x{speed:g} "
+        f"(max lag {summary.max_lag_s:.2f} s)\n"
+        f"games: {games or 'none'}\n"
+        f"actions: {counts(summary.actions)}\n"
+        f"marks: {summary.marks_sent} sent, {summary.marks_ok} new, "
+        f"{summary.skipped_marks} skipped; claims: {summary.claims_sent} sent, "
+        f"{summary.skipped_claims} skipped\n"
+        f"mark latency: p50 {summary.mark_latency_p50_ms:.1f} ms, "
+        f"p95 {summary.mark_latency_p95_ms:.1f} ms\n"
+        f"API errors: {counts(summary.errors)}\n"
+        f"boards in sync with the server: {in_sync} of {len(summary.boards_in_sync)}\n"
+    )
+
+
 def _add_aws_stage_options(command: argparse.ArgumentParser, *, functions: bool) -> None:
     aws = command.add_argument_group("--target aws")
     aws.add_argument("--stage", help="stage name, part of every resource name (e.g. dev, prod)")
@@ -374,7 +489,116 @@ def parser() -> argparse.ArgumentParser:
     teardown.add_argument("--state-dir", default=".bingo", help="the local stack's state dir")
     _add_aws_stage_options(teardown, functions=False)
     teardown.set_defaults(run=_teardown)
+
+    _add_replay(sub)
+    _add_notebooks(sub)
     return top
+
+
+def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    replay = sub.add_parser(
+        "replay",
+        help="replay a conference (generated or recorded) onto a stack and print a summary",
+        description="Replay a scenario against a stack at a speed factor: the organiser creates "
+        "and starts the games, public boards connect over WebSocket, players join, mark words "
+        "on their real cards and claim bingo, and the games end. Without --scenario, a "
+        "scenario is generated from the options below (seeded: the same options give the same "
+        "scenario). Prints what the replay did: marks sent and accepted, claims, API errors, "
+        "mark latency, lag behind the schedule, and whether every board's leaderboard matches "
+        "the server's.",
+    )
+    replay.add_argument(
+        "--stack",
+        default="",
+        help="the stack's outputs file (e.g. .bingo/outputs.json from `bingo-ops deploy`); "
+        "empty (the default): start a throwaway local stack for this replay",
+    )
+    replay.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="time compression: 10 plays a 120 s scenario in 12 s (default 1, real time)",
+    )
+    replay.add_argument("--scenario", help="replay this JSONL scenario file instead of generating")
+    generator = replay.add_argument_group(
+        "generated scenario (defaults: bingo_ops.replay.scenario.ScenarioSpec's)"
+    )
+    generator.add_argument("--games", type=int, help="games, all started at t=0 (default 1)")
+    generator.add_argument("--players", type=int, help="players, round-robin over games (20)")
+    generator.add_argument("--boards", type=int, help="public status boards (1)")
+    generator.add_argument("--grid-size", type=int, choices=(3, 4, 5), help="card size (4)")
+    generator.add_argument(
+        "--marks-per-minute", type=float, help="each player's mark rate, Poisson (1.0)"
+    )
+    generator.add_argument(
+        "--join-curve",
+        choices=("instant", "linear", "front_loaded"),
+        help="how joins spread over the join window (linear)",
+    )
+    generator.add_argument("--join-window", type=float, help="joins happen in [0, S] s (60)")
+    generator.add_argument(
+        "--duration", type=float, help="seconds until games without a bingo end (120)"
+    )
+    generator.add_argument(
+        "--verify-delay", type=float, help="seconds from a claim to its verification (5)"
+    )
+    generator.add_argument(
+        "--no-claims", action="store_true", default=None, help="players never claim bingo"
+    )
+    generator.add_argument("--seed", type=int, help="the scenario's only randomness (1)")
+    generator.add_argument("--save-scenario", help="also write the generated scenario here (JSONL)")
+    replay.add_argument(
+        "--no-player-sockets",
+        action="store_true",
+        help="players use HTTP only (by default each also holds a WebSocket, like a phone)",
+    )
+    replay.add_argument("--json", action="store_true", help="print the full summary as JSON")
+    replay.add_argument("--quiet", action="store_true", help="no progress bar")
+    replay.set_defaults(run=_replay)
+
+
+def _add_notebooks(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    notebooks = sub.add_parser(
+        "notebooks",
+        help="run the Jupyter notebook suite headlessly and write an HTML report",
+        description="The Jupyter operations suite (notebooks/).",
+    )
+    actions = notebooks.add_subparsers(dest="notebooks_command", required=True, metavar="ACTION")
+    run = actions.add_parser(
+        "run",
+        help="execute the notebooks with papermill and write an HTML report",
+        description="Execute every notebook (sorted by name) with papermill, each in a fresh "
+        "kernel running in the current directory, with its own parameters: those it declares "
+        'from --params ("*" for all, then its number prefix such as "04", then its name '
+        'such as "04_latency"), --stack, and output_dir set to OUTPUT/NAME/. Writes each '
+        "executed notebook and its HTML page there, OUTPUT/index.html (status, time, headline "
+        "results, links) and OUTPUT/summary.json (every notebook's results.json). A failing "
+        "notebook does not stop the others; the command then exits 1 naming each failed "
+        "notebook and cell.",
+    )
+    run.add_argument(
+        "--output", required=True, help="the report's folder (e.g. reports/demo); created"
+    )
+    run.add_argument(
+        "--params",
+        help='YAML or JSON file: {"*": {...}, "04" or "04_latency": {...}}',
+    )
+    run.add_argument(
+        "--only",
+        action="append",
+        metavar="NAMES",
+        help="run only these notebooks: names, stems or numbers, comma-separated or repeated "
+        "(e.g. --only 01,04_latency)",
+    )
+    run.add_argument(
+        "--stack",
+        help="every notebook that takes `stack` runs against this outputs file (e.g. "
+        ".bingo/outputs.json); by default each starts its own local stack",
+    )
+    run.add_argument(
+        "--notebooks", default="notebooks", help="the notebooks' folder (default: ./notebooks)"
+    )
+    run.set_defaults(run=_notebooks_run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
