@@ -198,12 +198,12 @@ class StreamBatch:
     filter should drop them) and removals (TTL expiries) are ignored.
 
     Attributes:
-        first_seqs: Game id -> the lowest event seq inserted in the batch.
+        seq_ranges: Game id -> the lowest and highest event seq inserted in the batch.
         records: Records in the batch.
         ignored: Records that were not event inserts.
     """
 
-    first_seqs: dict[str, int]
+    seq_ranges: dict[str, tuple[int, int]]
     records: int
     ignored: int
 
@@ -215,7 +215,7 @@ class StreamBatch:
     ) -> StreamBatch:
         """Read a stream event; `parse_keys` turns an item's keys into (game id, seq)."""
         records = event.get("Records") or []
-        first: dict[str, int] = {}
+        ranges: dict[str, tuple[int, int]] = {}
         ignored = 0
         for record in records:
             found = None
@@ -226,5 +226,6 @@ class StreamBatch:
                 ignored += 1
                 continue
             game_id, seq = found
-            first[game_id] = min(seq, first.get(game_id, seq))
-        return cls(first_seqs=first, records=len(records), ignored=ignored)
+            low, high = ranges.get(game_id, (seq, seq))
+            ranges[game_id] = (min(low, seq), max(high, seq))
+        return cls(seq_ranges=ranges, records=len(records), ignored=ignored)

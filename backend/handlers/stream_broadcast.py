@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 def _broadcast(event: dict[str, Any], audience: Audience) -> dict[str, Any]:
     batch = StreamBatch.from_event(event, parse_event_item_keys)
-    report = fanout.fan_out(wiring.deps(), audience, batch.first_seqs)
+    report = fanout.fan_out(wiring.deps(), audience, batch.seq_ranges)
     log.info(
         "%s broadcast: %d records (%d ignored), %d games, %d posts, %d gone",
         audience,

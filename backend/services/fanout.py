@@ -2,17 +2,24 @@
 
 The table's change stream hands a broadcaster function the events written during its batching
 window (one window per audience: boards, players). For each game with news, the broadcaster
-reads the game's state *now* (at least as new as the window's last event) and sends:
+reads the game's standings *now* (at least as new as the window's last event) and sends:
 
-- to subscribers of the activity feed (boards always, players who asked): the window's events
-  as `activity_batch` messages, each within one 32 KB billing unit;
+- to subscribers of the activity feed (boards by default, players who asked): the window's own
+  events, exactly the seq range of its records, as `activity_batch` messages, each within one
+  32 KB billing unit;
 - to the others: only state changes (a game ending matters to everyone), one message each;
 - to everyone, when the standings may have moved: one bounded `leaderboard_update`, the top N
   for a board, the top N plus their own neighbourhood for a player.
 
-Nothing is sent for a game without news, so an idle game costs nothing; and because the state
-is read when the window closes, the latest state reaches every subscriber within its window of
-the last change (the trailing update).
+Nothing is sent for a game without news, so an idle game costs nothing; and because the
+standings are read when the window closes, the latest state reaches every subscriber within
+its window of the last change (the trailing update).
+
+A leaderboard carries the seq of the window's last event, though its rows may already include
+a few later marks (whose own window follows): a client then never sees a leaderboard ahead of
+the events it was given, which it would take for a gap and resume, and no event is sent twice
+(except when the stream redelivers a batch, which clients drop by seq). The DynamoDB adapter's
+`leaderboard` gives the same guarantee: `seq` may understate the rows, never overstate them.
 """
 
 from __future__ import annotations
@@ -81,7 +88,7 @@ class _Sender:
 def fan_out(
     deps: Deps,
     audience: Audience,
-    first_seqs: Mapping[str, int],
+    seq_ranges: Mapping[str, tuple[int, int]],
     *,
     top_n: int = DEFAULT_TOP_N,
     neighbours: int = DEFAULT_NEIGHBOURS,
@@ -91,7 +98,7 @@ def fan_out(
     Args:
         deps: The services' dependencies.
         audience: Boards or players: the subscriptions this invocation serves.
-        first_seqs: Game id -> the first event seq of the window (the lowest in the batch).
+        seq_ranges: Game id -> the lowest and highest event seq of the window's records.
             Records delivered twice (streams are at-least-once) resend events a client
             already has; clients drop them by seq.
         top_n: Leaderboard rows from the top in every view.
@@ -105,7 +112,7 @@ def fan_out(
     """
     report = FanoutReport()
     sender = _Sender(deps, report)
-    for game_id, first_seq in sorted(first_seqs.items()):
+    for game_id, seqs in sorted(seq_ranges.items()):
         now = deps.clock()
         subscriptions = [
             s for s in deps.store.subscriptions(game_id, now=now) if s.audience == audience
@@ -113,7 +120,7 @@ def fan_out(
         if not subscriptions:
             continue
         report.games += 1
-        _fan_out_game(deps, sender, audience, game_id, first_seq, subscriptions, top_n, neighbours)
+        _fan_out_game(deps, sender, audience, game_id, seqs, subscriptions, top_n, neighbours)
     return report
 
 
@@ -122,26 +129,25 @@ def _fan_out_game(
     sender: _Sender,
     audience: Audience,
     game_id: str,
-    first_seq: int,
+    seqs: tuple[int, int],
     subscriptions: Sequence[Subscription],
     top_n: int,
     neighbours: int,
 ) -> None:
-    # The standings first, then the events up to their seq: the feed and the leaderboard agree,
-    # so a client never sees a leaderboard ahead of the events it was given (which it would
-    # take for a gap and resume).
+    first, last = seqs
     if audience is Audience.PLAYER:
         board = deps.store.standings(game_id)
     else:
         board = deps.store.leaderboard(game_id, limit=top_n)
     now = deps.clock()
+    limit = min(MAX_WINDOW_EVENTS, max(0, last - first + 1))
     window = [
         e
-        for e in deps.store.events_after(
-            game_id, max(first_seq, 1) - 1, limit=MAX_WINDOW_EVENTS, now=now
-        )
-        if e.seq <= board.seq
+        for e in deps.store.events_after(game_id, max(first, 1) - 1, limit=limit, now=now)
+        if e.seq <= last
     ]
+    # See the module docstring: labelled with the window's last event, never ahead of it.
+    seq = min(board.seq, last)
     feed = [s.connection_id for s in subscriptions if s.feed]
     others = [s.connection_id for s in subscriptions if not s.feed]
     for batch in activity_batches(game_id, window):
@@ -153,14 +159,14 @@ def _fan_out_game(
         return
     if audience is Audience.BOARD:
         view = bounded_leaderboard_update(
-            game_id, board.seq, board.entries, now, top_n=top_n, total_players=board.total_players
+            game_id, seq, board.entries, now, top_n=top_n, total_players=board.total_players
         )
         sender.post([s.connection_id for s in subscriptions], view)
         return
     for subscription in subscriptions:
         view = bounded_leaderboard_update(
             game_id,
-            board.seq,
+            seq,
             board.entries,
             now,
             viewer_session_id=subscription.viewer,

@@ -7,27 +7,25 @@ the shape Lambda hands a function subscribed to a KEYS_ONLY stream (tests/events
 from __future__ import annotations
 
 import copy
-import dataclasses
-from collections.abc import Iterator
-from typing import Any
-
-import pytest
-from conftest import Harness, LambdaContext, Player, build_deps, installed, load_event
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from backend.adapters.dynamodb_keys import event_item_keys
 from backend.domain.audience import DEFAULT_TOP_N, MESSAGE_UNIT_BYTES, encoded_size
 from backend.handlers import stream_broadcast
-from backend.services.context import FanoutMode
+
+if TYPE_CHECKING:
+    from conftest import Harness, Player
 
 FIXTURE = "dynamodb_stream_keys_only"
 
 
-@pytest.fixture
-def sh(database: Any, clock: Any) -> Iterator[Harness]:
-    """The harness with writers in stream mode: they write, the broadcasters send."""
-    deps = dataclasses.replace(build_deps(database, clock), fanout=FanoutMode.STREAM)
-    with installed(deps) as harness:
-        yield harness
+@dataclass(frozen=True)
+class LambdaContext:
+    """The context attributes a handler may read."""
+
+    function_name: str
+    aws_request_id: str = "c0ffee00-0000-4000-8000-000000000000"
 
 
 class Stream:
@@ -39,7 +37,7 @@ class Stream:
 
     def window(self) -> dict[str, Any]:
         """Every change since the last window, as one stream event."""
-        template = load_event(FIXTURE)["Records"][0]
+        template = self.h.load_event(FIXTURE)["Records"][0]
         records = []
         for change in self.h.store.changes_after(self.cursor, limit=1000):
             record = copy.deepcopy(template)
@@ -168,7 +166,7 @@ def test_records_that_are_not_event_inserts_are_ignored_and_an_empty_window_send
 ) -> None:
     table = sh.table(("alice",))
     _listen(sh, "board", sh.public_token("screen"), table.game_id)
-    fixture = load_event(FIXTURE)
+    fixture = sh.load_event(FIXTURE)
     ignored = {"Records": fixture["Records"][1:]}  # a MODIFY of the game, a TTL REMOVE
     for record in ignored["Records"]:
         record["dynamodb"]["Keys"]["pk"]["S"] = f"GAME#{table.game_id}"
@@ -227,3 +225,30 @@ def test_inline_mode_still_posts_from_the_writer(h: Harness) -> None:
     _mark_some(h, table.players["alice"], 1)
 
     assert _types(h.frames("board")) == ["activity_event", "leaderboard_update"]
+
+
+def test_consecutive_windows_send_each_event_once_and_label_standings_with_their_last_seq(
+    sh: Harness,
+) -> None:
+    table = sh.table(("alice", "bob"))
+    _listen(sh, "board", sh.public_token("screen"), table.game_id)
+    stream = Stream(sh)
+    _mark_some(sh, table.players["alice"], 2)
+    first_window = stream.window()
+    # More marks land before the first window's broadcaster runs: their window comes next.
+    _mark_some(sh, table.players["bob"], 2)
+    second_window = stream.window()
+
+    _boards(first_window)
+    _boards(second_window)
+
+    batch_1, standings_1, batch_2, standings_2 = sh.frames("board")
+    seqs_1 = [e["seq"] for e in batch_1["events"]]
+    seqs_2 = [e["seq"] for e in batch_2["events"]]
+    assert len(seqs_1) == len(seqs_2) == 2
+    assert seqs_2[0] == seqs_1[-1] + 1, "no event twice, none missing"
+    # The first standings already count bob's marks, but are labelled with the first window's
+    # last seq: never ahead of the events the board has.
+    assert standings_1["seq"] == seqs_1[-1]
+    assert [r["points"] for r in standings_1["leaderboard"]] == [20, 20]
+    assert standings_2["seq"] == seqs_2[-1] == _game_seq(sh, table.game_id)

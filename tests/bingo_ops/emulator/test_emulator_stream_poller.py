@@ -135,7 +135,7 @@ def test_the_broadcasters_read_a_built_batch() -> None:
         dynamodb_stream_event(StreamSite(), changes), parse_event_item_keys
     )
 
-    assert batch.first_seqs == {"g1": 5, "g2": 1}
+    assert batch.seq_ranges == {"g1": (5, 6), "g2": (1, 1)}
     assert (batch.records, batch.ignored) == (3, 0)
 
 
@@ -156,7 +156,7 @@ def test_it_starts_at_the_latest_change_and_is_idle_without_new_ones(store: Sqli
         assert record["dynamodb"]["SequenceNumber"] == f"{3:021d}"
         assert recorder.games() == ["after"]
         batch = StreamBatch.from_event(recorder.delivered[0], parse_event_item_keys)
-        assert batch.first_seqs == {"after": 1}
+        assert batch.seq_ranges == {"after": (1, 1)}
 
     asyncio.run(scenario())
 
