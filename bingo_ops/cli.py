@@ -357,6 +357,109 @@ def _replay_text(summary: ReplaySummary, actions: int, speed: float) -> str:
     )
 
 
+def _bench_conference(args: argparse.Namespace) -> int:
+    import httpx
+
+    from bingo_ops.deploy.local import LocalStackError
+    from bingo_ops.measure.conference import ConferenceSpec, run_conferences
+
+    configs = [c.strip() for c in args.configs.split(",") if c.strip()]
+    try:
+        spec = ConferenceSpec(
+            players=args.players,
+            games=args.games,
+            boards=args.boards,
+            marks_per_minute=args.marks_per_minute,
+            duration_s=args.duration,
+            board_window_s=args.board_window,
+            player_window_s=args.player_window,
+            poll_interval_s=args.poll_interval,
+            seed=args.seed,
+            sample_players=args.sample_players,
+            wall_cap_s=args.wall_cap,
+        )
+        result = run_conferences(spec, configs, progress=not args.quiet)
+    except ValueError as exc:
+        print(f"bingo-ops bench conference: {exc}", file=sys.stderr)
+        return 2
+    except (LocalStackError, httpx.HTTPError) as exc:
+        print(f"bingo-ops bench conference: {exc}", file=sys.stderr)
+        return 1
+    _print_json(result)
+    return 0
+
+
+def _add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    bench = sub.add_parser(
+        "bench",
+        help="run a benchmark on fresh local stacks and print its JSON",
+        description="Benchmarks that start their own local stacks and print JSON.",
+    )
+    kinds = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
+    conference = kinds.add_parser(
+        "conference",
+        help="inline vs stream fan-out vs 3 s polling at conference scale: cost and staleness",
+        description="Run the conference for real on a fresh local stack per configuration "
+        "(inline: W = 0; stream: the per-audience windows; polling: every client polls the "
+        "stream endpoint every T s): players join and mark at the given rate, every player and "
+        "board follows its game. Prints JSON: per configuration the metered counts of the "
+        "steady-state span, staleness p50/p99 per audience, $ per hour, the model's agreement "
+        "with the metering, and a summary of stream against polling with the targets' "
+        "verdicts. Progress bars go to stderr.",
+    )
+    conference.add_argument("--players", type=int, default=2000, help="(default: %(default)s)")
+    conference.add_argument("--games", type=int, default=10, help="(default: %(default)s)")
+    conference.add_argument("--boards", type=int, default=20, help="(default: %(default)s)")
+    conference.add_argument(
+        "--marks-per-minute", type=float, default=1.0, help="per player (default: %(default)s)"
+    )
+    conference.add_argument(
+        "--duration", type=float, default=120.0, help="seconds of marking (default: %(default)s)"
+    )
+    conference.add_argument(
+        "--configs",
+        default="inline,stream,polling",
+        help="comma-separated, run in this order (default: %(default)s)",
+    )
+    conference.add_argument(
+        "--board-window",
+        type=float,
+        default=DEFAULT_BOARD_WINDOW_S,
+        metavar="S",
+        help="boards' window of the stream configuration (default: %(default)s)",
+    )
+    conference.add_argument(
+        "--player-window",
+        type=float,
+        default=DEFAULT_PLAYER_WINDOW_S,
+        metavar="S",
+        help="players' window of the stream configuration (default: %(default)s)",
+    )
+    conference.add_argument(
+        "--poll-interval",
+        type=float,
+        default=3.0,
+        metavar="S",
+        help="the polling configuration's interval (default: %(default)s)",
+    )
+    conference.add_argument("--seed", type=int, default=1, help="(default: %(default)s)")
+    conference.add_argument(
+        "--sample-players",
+        type=int,
+        default=200,
+        help="players whose staleness is measured, seeded; 0: all (default: %(default)s)",
+    )
+    conference.add_argument(
+        "--wall-cap",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="hard wall-clock cap per configuration (default: %(default)s)",
+    )
+    conference.add_argument("--quiet", action="store_true", help="no progress bars")
+    conference.set_defaults(run=_bench_conference)
+
+
 def _add_fanout_options(command: argparse.ArgumentParser) -> None:
     fanout = command.add_argument_group("fan-out (the same locally and on AWS)")
     fanout.add_argument(
@@ -537,6 +640,7 @@ def parser() -> argparse.ArgumentParser:
 
     _add_replay(sub)
     _add_notebooks(sub)
+    _add_bench(sub)
     return top
 
 

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
+import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal
 
+from bingo_ops.deploy.stack import StackHandle, open_stack
 from bingo_ops.measure.cost import (
+    AWS_STREAM_POLL_S,
+    BASELINE_POLL_S,
+    CONFERENCE_WORKLOAD,
+    DEFAULT_POLL_INTERVALS,
+    DEFAULT_PUSH_WINDOWS,
+    INLINE,
     US_EAST_1,
+    Fanout,
+    FrontierRow,
     GameEvent,
     PriceTable,
     RunCounts,
@@ -18,10 +30,14 @@ from bingo_ops.measure.cost import (
     Usage,
     Workload,
     agreement,
+    choose,
     cost,
     counts_from_metering,
+    frontier,
+    polling_staleness_p99,
     polling_usage,
     predict_run,
+    push_staleness_p99,
     push_usage,
     usage_from_metering,
 )
@@ -34,6 +50,7 @@ __all__ = [
     "SEED_CLAIMS",
     "ModeResult",
     "UsageRun",
+    "open_measured_stack",
     "run_usage",
     "shape_of",
 ]
@@ -49,13 +66,21 @@ SEED_CLAIMS: dict[str, float] = {
     "reduction_percent": 99.75,
 }
 # The issue's conference: 2,000 players, 10 games, 20 boards, 1 mark per player per minute.
-CONFERENCE = Workload(players=2000, games=10, boards=20, marks_per_player_per_minute=1.0)
+CONFERENCE = CONFERENCE_WORKLOAD
+# The emulator's stream poller reads every 0.05 s (`bingo_ops.emulator.streams.DEFAULT_POLL_S`);
+# the model of the run must use the stack's own interval to predict its windows.
+EMULATOR_STREAM_POLL_S = 0.05
 
 # Messages each subscriber receives per log entry an action adds: its event messages plus one
 # `leaderboard_update` (a claim adds two entries, so three messages). A game's creation
 # broadcasts nothing.
 _MESSAGES = {"create_game": 0, "start_game": 2, "join": 2, "mark": 2, "claim": 3}
 _STATE_CHANGE_MESSAGES = 2
+# Per action kind: whether its entries may move the standings, and how many are state changes
+# (what the stream broadcasters look at). A game's creation adds `game_created` only; a claim
+# adds `bingo_claimed` and a state change; other kinds are state changes.
+_MOVES = {"create_game": False}
+_STATE_CHANGES = {"join": 0, "mark": 0, "create_game": 0, "claim": 1}
 _STREAM_ROUTE = "GET /leaderboard/{id}/stream"
 _SESSION_FUNCTIONS = ("ws_authorizer", "ws_connect", "ws_disconnect", "ws_message")
 
@@ -159,6 +184,7 @@ class UsageRun:
         poll_interval_s: Scenario seconds between polls.
         prices: The price table used.
         modes: `push` and `polling` results.
+        fanout: The stack's fan-out (its `poll_s` the stack's stream poll interval).
     """
 
     spec: ScenarioSpec
@@ -166,6 +192,12 @@ class UsageRun:
     poll_interval_s: float
     prices: PriceTable
     modes: dict[str, ModeResult] = field(default_factory=dict)
+    fanout: Fanout = INLINE
+
+    @property
+    def aws_fanout(self) -> Fanout:
+        """The run's fan-out as AWS would run it: its windows, AWS's ~0.25 s stream poll."""
+        return replace(self.fanout, poll_s=AWS_STREAM_POLL_S)
 
     def workload(self) -> Workload:
         """The run's scale as a one-hour steady-state `Workload` for the model."""
@@ -175,7 +207,52 @@ class UsageRun:
             games=s.games,
             boards=s.boards,
             marks_per_player_per_minute=s.marks_per_player_per_minute,
+            fanout=self.aws_fanout,
         )
+
+    def frontier(self, workload: Workload) -> list[FrontierRow]:
+        """$ per hour against p99 staleness at `workload`'s scale (see `cost.frontier`).
+
+        The default windows, plus the run's own when it ran in stream mode; polling at the
+        default intervals and at the run's.
+        """
+        windows = list(DEFAULT_PUSH_WINDOWS)
+        own = (self.fanout.board_window_s, self.fanout.player_window_s)
+        if self.fanout.mode == "stream" and own not in windows:
+            windows.append(own)
+        intervals = sorted({*DEFAULT_POLL_INTERVALS, self.poll_interval_s, BASELINE_POLL_S})
+        stream = replace(self.aws_fanout, mode="stream")
+        return frontier(workload, windows, intervals, self.prices, stream=stream)
+
+    def chosen(self, workload: Workload) -> dict[str, Any]:
+        """The cheapest push configuration meeting the staleness targets at a scale.
+
+        Judged against 3 s HTTP-API polling at the same scale.
+        """
+        baseline = cost(polling_usage(workload, BASELINE_POLL_S), self.prices).total
+        return choose(self.frontier(workload), baseline / workload.hours)
+
+    def measured_point(self) -> dict[str, Any] | None:
+        """The measured push run as a frontier point.
+
+        Metered $ per scenario hour at the model's p99 staleness for the run's configuration
+        (staleness is not measured here).
+        """
+        push = self.modes.get("push")
+        if push is None:
+            return None
+        board, player = push_staleness_p99(self.aws_fanout, self.workload())
+        return {
+            "design": f"push-{self.fanout.mode}",
+            "parameter": self.fanout.label,
+            "usd_per_hour": push.usd_per_hour["total"],
+            "board_p99_s": board,
+            "player_p99_s": player,
+            "polling_usd_per_hour": (
+                self.modes["polling"].usd_per_hour["total"] if "polling" in self.modes else None
+            ),
+            "polling_p99_s": polling_staleness_p99(self.poll_interval_s),
+        }
 
     def modelled_usd_per_hour(self, workload: Workload) -> dict[str, dict[str, float]]:
         """The model's $/h by line item for `workload`, both ways, at this run's prices."""
@@ -207,6 +284,13 @@ class UsageRun:
         """Everything the notebook's results.json records."""
         return {
             "spec": self.spec.to_dict(),
+            "fanout": {
+                "mode": self.fanout.mode,
+                "board_window_s": self.fanout.board_window_s,
+                "player_window_s": self.fanout.player_window_s,
+                "player_feed": self.fanout.player_feed,
+                "stream_poll_s": self.fanout.poll_s,
+            },
             "speed": self.speed,
             "poll_interval_s": self.poll_interval_s,
             "prices": {"region": self.prices.region, "as_of": self.prices.as_of},
@@ -222,32 +306,62 @@ class UsageRun:
                 },
                 "usd_per_hour": self.modelled_usd_per_hour(CONFERENCE),
             },
+            "frontier": {
+                "run_scale": [r.as_dict() for r in self.frontier(self.workload())],
+                "conference": [r.as_dict() for r in self.frontier(CONFERENCE)],
+                "measured": self.measured_point(),
+            },
+            "chosen": {
+                "run_scale": self.chosen(self.workload()),
+                "conference": self.chosen(CONFERENCE),
+            },
         }
 
 
-def shape_of(summary: ReplaySummary, mode: Mode) -> RunShape:
+def shape_of(summary: ReplaySummary, mode: Mode, fanout: Fanout = INLINE) -> RunShape:
     """The model's input for a replay: its HTTP requests, polls, sessions and log entries.
 
     Everything comes from the replay's own records (the client side): requests it sent, polls
-    it made, when each WebSocket opened and closed, and which actions the API accepted and
-    how many log entries each added.
+    it made, when each WebSocket opened and closed (and whether a player or a board), and
+    which actions the API accepted and how many log entries each added. With stream fan-out
+    the broadcasters run in polling mode too (the stream sees every write), so both modes
+    carry the fan-out.
     """
     requests = sum(summary.http_requests.values())
     polls = summary.http_requests.get(_STREAM_ROUTE, 0)
+    player_feed = fanout.player_feed if fanout.mode == "stream" else True
     sessions = tuple(
-        Session(str(s.game), s.start_s, s.end_s) for s in summary.spans if s.mode == "push"
+        Session(
+            str(s.game),
+            s.start_s,
+            s.end_s,
+            audience=s.kind,
+            feed=True if s.kind == "board" else player_feed,
+        )
+        for s in summary.spans
+        if s.mode == "push"
     )
     events: list[GameEvent] = []
     for record in summary.records:
         if not record.ok or record.emitted == 0:
             continue
         messages = _MESSAGES.get(record.kind, _STATE_CHANGE_MESSAGES)
-        events.append(GameEvent(str(record.game), record.at_s, record.emitted, messages))
+        events.append(
+            GameEvent(
+                str(record.game),
+                record.at_s,
+                record.emitted,
+                messages,
+                moves_leaderboard=_MOVES.get(record.kind, True),
+                state_changes=_STATE_CHANGES.get(record.kind, 1),
+            )
+        )
     return RunShape(
         http_requests=requests - polls,
         polls=polls,
         sessions=sessions if mode == "push" else (),
         game_events=tuple(events),
+        fanout=fanout,
     )
 
 
@@ -273,9 +387,17 @@ def _per_scenario_hour(usage: Usage, wall_s: float, speed: float) -> Usage:
 
 
 async def _settled(
-    metrics: MetricsSource, before: Mapping[str, Any], timeout_s: float
+    metrics: MetricsSource, before: Mapping[str, Any], timeout_s: float, fanout: Fanout = INLINE
 ) -> dict[str, Any]:
-    """The metering once every connection the run opened has run its `$disconnect`."""
+    """The metering once every connection the run opened has run its `$disconnect`.
+
+    With stream fan-out, the last windows close up to W after the last write (the replay
+    settles only the boards): the players' window, a poll and the invocation are waited out
+    first, so that the delta holds every broadcaster invocation the run caused.
+    """
+    if fanout.mode == "stream":
+        wait = max(fanout.board_window_s, fanout.player_window_s) + 2 * fanout.poll_s + 0.25
+        await asyncio.sleep(wait)
     deadline = time.monotonic() + timeout_s
     while True:
         after = await asyncio.to_thread(metrics)
@@ -300,6 +422,7 @@ async def _measure(
     prices: PriceTable,
     tolerance: float,
     progress: bool,
+    fanout: Fanout,
 ) -> ModeResult:
     before = await asyncio.to_thread(metrics)
     summary = await replay(
@@ -309,9 +432,10 @@ async def _measure(
         speed=speed,
         progress=progress,
         poll_interval_s=poll_interval_s if mode == "polling" else None,
+        player_feed=fanout.player_feed if fanout.mode == "stream" else True,
     )
-    delta = await _settled(metrics, before, timeout_s=10.0)
-    shape = shape_of(summary, mode)
+    delta = await _settled(metrics, before, timeout_s=10.0, fanout=fanout)
+    shape = shape_of(summary, mode, fanout)
     predicted = predict_run(shape)
     metered = counts_from_metering(delta)
     user_seconds = sum(s.end_s - s.start_s for s in summary.spans) * speed
@@ -342,6 +466,7 @@ async def run_usage(
     prices: PriceTable = US_EAST_1,
     tolerance: float = 0.05,
     progress: bool = True,
+    fanout: Fanout = INLINE,
 ) -> UsageRun:
     """Replay one generated scenario with WebSocket push, then with polling, metering each.
 
@@ -360,11 +485,13 @@ async def run_usage(
         prices: Price table for the $ per hour.
         tolerance: Relative error within which model and metering agree.
         progress: Show the replays' progress bars.
+        fanout: The stack's fan-out, as it was started (e.g. by `open_measured_stack`);
+            with `stream`, players subscribe without the feed unless `player_feed`.
 
     Returns:
         Both modes' results.
     """
-    run = UsageRun(spec, speed, poll_interval_s, prices)
+    run = UsageRun(spec, speed, poll_interval_s, prices, fanout=fanout)
     for mode in MODES:
         run.modes[mode] = await _measure(
             mode,
@@ -377,5 +504,45 @@ async def run_usage(
             prices=prices,
             tolerance=tolerance,
             progress=progress,
+            fanout=fanout,
         )
     return run
+
+
+def open_measured_stack(
+    stack: str, fanout: Fanout = INLINE, *, state_dir: str | Path | None = None
+) -> StackHandle:
+    """The stack to measure: `open_stack(stack)`, or a new local stack with `fanout`.
+
+    `open_stack` starts local stacks with inline fan-out only; with `stack=""` and a stream
+    fan-out this starts one in the background with the fan-out's windows (its stream poll is
+    the emulator's default, `EMULATOR_STREAM_POLL_S`), stopped by the handle's `close()`.
+    """
+    if stack.strip() or fanout.mode == "inline":
+        return open_stack(stack, state_dir=state_dir)
+    from bingo_ops.deploy.local import LocalOptions, deploy_local
+
+    temporary = None
+    if state_dir is None:
+        temporary = Path(tempfile.mkdtemp(prefix="bingo-stack-"))
+        folder = temporary
+    else:
+        folder = Path(state_dir)
+    deployment = deploy_local(
+        LocalOptions(
+            state_dir=folder,
+            http_port=0,
+            ws_port=0,
+            fanout=fanout.mode,
+            board_window_s=fanout.board_window_s,
+            player_window_s=fanout.player_window_s,
+        )
+    )
+    handle = StackHandle(
+        dict(deployment.outputs),
+        owned=deployment.started,
+        state_dir=folder.resolve(),
+        _temporary=temporary,
+    )
+    atexit.register(handle.close)
+    return handle

@@ -254,6 +254,7 @@ class _Replayer:
         connect_players: bool,
         transport: CountingTransport,
         poll_interval_wall_s: float | None = None,
+        player_feed: bool = True,
     ) -> None:
         self.http_url = str(outputs["httpUrl"])
         self.ws_url = str(outputs["wsUrl"])
@@ -263,6 +264,7 @@ class _Replayer:
         self.connect_players = connect_players
         self.transport = transport
         self.poll_interval_wall_s = poll_interval_wall_s
+        self.player_feed = player_feed
         self.summary = ReplaySummary()
         self.players: dict[tuple[int, str], _Player] = {}
         self.clients: list[BingoClient] = []
@@ -336,7 +338,7 @@ class _Replayer:
         if self.polling:
             self._follow("player", action.game, http, gid)
         elif self.connect_players:
-            client = BingoClient(self.ws_url, joined["token"], games=[gid])
+            client = BingoClient(self.ws_url, joined["token"], games=[gid], feed=self.player_feed)
             self.clients.append(client)
             self.sockets.append(("player", action.game, self.now()))
             client.start()
@@ -505,6 +507,7 @@ async def replay(
     cache_dir: str | Path | None = None,
     settle_timeout_s: float = DEFAULT_SETTLE_TIMEOUT_S,
     poll_interval_s: float | None = None,
+    player_feed: bool = True,
 ) -> ReplaySummary:
     """Replay a scenario against a stack.
 
@@ -530,6 +533,8 @@ async def replay(
         cache_dir: The boards' public token cache; a temporary directory when None.
         settle_timeout_s: Seconds each board may take to catch up with the server at the end.
         poll_interval_s: Scenario seconds between polls; None (the default) pushes instead.
+        player_feed: Whether players' WebSocket clients subscribe to the activity feed
+            (False: leaderboards and state changes only, a phone at conference scale).
 
     Returns:
         What the replay did.
@@ -560,6 +565,7 @@ async def replay(
                 connect_players,
                 transport,
                 None if poll_interval_s is None else poll_interval_s / speed,
+                player_feed,
             )
             return await _run_all(replayer, ordered, speed, progress, settle_timeout_s)
     finally:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from backend import wiring
 from backend.domain.tokens import TokenKind
@@ -193,3 +194,79 @@ def test_serve_on_a_taken_port_fails_with_one_line_and_exit_1(tmp_path: Path) ->
     assert "Traceback" not in failed.stderr
     assert failed.stderr.startswith("bingo-ops serve: ")
     assert "in use" in failed.stderr
+
+
+# -- bench conference ------------------------------------------------------------------------------
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _module(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    # `python -m` from the repository root: this checkout's code, whatever the venv points at.
+    return subprocess.run(
+        [sys.executable, "-m", "bingo_ops.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd=REPO,
+    )
+
+
+def test_bench_conference_help_lists_the_issues_options() -> None:
+    done = _module("bench", "conference", "--help")
+    assert done.returncode == 0
+    for option in (
+        "--players",
+        "--games",
+        "--boards",
+        "--marks-per-minute",
+        "--duration",
+        "--configs",
+        "--board-window",
+        "--player-window",
+        "--poll-interval",
+        "--seed",
+    ):
+        assert option in done.stdout
+
+
+def test_bench_conference_rejects_an_unknown_configuration_before_starting_anything() -> None:
+    done = _module("bench", "conference", "--configs", "stream,carrier-pigeon", "--quiet")
+    assert done.returncode == 2
+    assert "carrier-pigeon" in done.stderr
+    assert done.stdout == ""
+
+
+@pytest.mark.slow
+def test_bench_conference_prints_the_runs_json(tmp_path: Path) -> None:
+    done = _module(
+        "bench",
+        "conference",
+        "--players",
+        "4",
+        "--games",
+        "1",
+        "--boards",
+        "1",
+        "--marks-per-minute",
+        "20",
+        "--duration",
+        "3",
+        "--configs",
+        "polling",
+        "--poll-interval",
+        "1",
+        "--seed",
+        "5",
+        "--quiet",
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["benchmark"] == "conference"
+    assert report["scale"]["players"] == 4
+    assert set(report["configs"]) == {"polling"}
+    polling = report["configs"]["polling"]
+    assert polling["metered"]["invocations"]["http_api"] == (
+        polling["marks"]["events"] + polling["polls"]["count"]
+    )
+    assert "stream" in report["summary"]["verdict"]

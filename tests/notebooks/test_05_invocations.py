@@ -31,9 +31,20 @@ PARAMETERS = {
     "speed",
     "poll_interval_s",
     "seed",
+    "fanout",
+    "board_window_s",
+    "player_window_s",
 }
-FUNCTIONS = ("ws_authorizer", "ws_connect", "ws_disconnect", "ws_message", "http_api")
-FIGURES = ("invocations_per_user_hour", "usd_per_hour", "model_vs_metered")
+FUNCTIONS = (
+    "ws_authorizer",
+    "ws_connect",
+    "ws_disconnect",
+    "ws_message",
+    "http_api",
+    "broadcast_boards",
+    "broadcast_players",
+)
+FIGURES = ("invocations_per_user_hour", "usd_per_hour", "model_vs_metered", "frontier")
 
 
 def test_the_committed_notebook_has_parameters_first_and_no_outputs() -> None:
@@ -104,6 +115,21 @@ def test_results_match_the_stacks_own_metering(tmp_path: Path) -> None:
     assert 3000 < polling["polls_per_user_hour"] < 4500
     assert results["claims"]["seed"]["reduction_percent"] == 99.75
     assert results["conference"]["usd_per_hour"]["push"]["total"] > 0
+    # Inline by default: no broadcaster ran.
+    assert results["fanout"]["mode"] == "inline"
+    assert push["invocations"]["broadcast_boards"] == push["invocations"]["broadcast_players"] == 0
+    # The frontier at both scales: inline, stream windows and polling intervals, and the pick.
+    for scale in ("run_scale", "conference"):
+        rows = results["frontier"][scale]
+        assert {r["design"] for r in rows} == {"push-inline", "push-stream", "polling"}
+        assert all(r["usd_per_hour"] > 0 and r["board_p99_s"] > 0 for r in rows)
+        pick = results["chosen"][scale]
+        if pick["chosen"] is not None:
+            assert pick["chosen"]["board_p99_s"] <= 0.5
+            assert pick["chosen"]["player_p99_s"] <= 3.0
+    conference = results["chosen"]["conference"]
+    assert conference["meets_staleness"]
+    assert conference["within_budget"] == (conference["ratio_to_polling"] <= 0.85)
 
     for name in FIGURES:
         assert (output_dir / f"{name}.html").is_file()

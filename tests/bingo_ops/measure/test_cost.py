@@ -15,6 +15,8 @@ from bingo_ops.emulator.metering import Meter
 from bingo_ops.measure.cost import (
     US_EAST_1,
     CostBreakdown,
+    Fanout,
+    FrontierRow,
     GameEvent,
     PriceTable,
     RunCounts,
@@ -23,11 +25,15 @@ from bingo_ops.measure.cost import (
     Usage,
     Workload,
     agreement,
+    choose,
     compare,
     cost,
     counts_from_metering,
+    frontier,
+    polling_staleness_p99,
     polling_usage,
     predict_run,
+    push_staleness_p99,
     push_usage,
     usage_from_metering,
 )
@@ -314,6 +320,8 @@ def test_predict_run_of_a_hand_built_push_run() -> None:
         "ws_disconnect": 3,
         "ws_message": 3 + 2,
         "http_api": 10,
+        "broadcast_boards": 0,
+        "broadcast_players": 0,
     }
     assert counts.ws_message_units_in == 5
     # Out: 3 x (subscribed + leaderboard) + resumes (2 + 1) + (3 + 1) + fan-out 1 x 2 + 2 x 3.
@@ -347,6 +355,8 @@ def test_counts_from_a_real_meter_and_agreement() -> None:
         "ws_disconnect": 0,
         "ws_message": 0,
         "http_api": 2,
+        "broadcast_boards": 0,
+        "broadcast_players": 0,
     }
     assert metered.ws_message_units_in == 3
     assert metered.ws_message_units_out == 4
@@ -374,3 +384,104 @@ def test_counts_from_a_real_meter_and_agreement() -> None:
     rows = agreement(RunCounts(invocations={"ws_message": 1}), metered)
     assert rows["invocations.ws_message"]["relative_error"] is None
     assert not rows["invocations.ws_message"]["within"]
+
+
+# -- Stream fan-out (issue 6) ------------------------------------------------------------------
+
+
+def _stream(**kwargs: object) -> Fanout:
+    return Fanout(mode="stream", **kwargs)  # type: ignore[arg-type]
+
+
+def test_sparse_events_with_no_window_cost_what_inline_sends_per_board() -> None:
+    # Events 10 s apart: every window holds one event, so each mapping runs once per event and
+    # a board gets the batch + a leaderboard per mark, exactly inline's two messages.
+    marks = tuple(GameEvent("g", 10.0 * (i + 1)) for i in range(5))
+    board = (Session("g", 0.0, 100.0, audience="board"),)
+    inline = predict_run(RunShape(sessions=board, game_events=marks))
+    stream = predict_run(
+        RunShape(sessions=board, game_events=marks, fanout=_stream(board_window_s=0))
+    )
+    assert stream.invocations["broadcast_boards"] == stream.invocations["broadcast_players"] == 5
+    assert stream.ws_message_units_out == inline.ws_message_units_out
+    assert stream.broadcast_units_out == {"board": 10, "player": 0}
+
+
+def test_events_within_a_window_share_one_invocation_and_one_message_each() -> None:
+    marks = tuple(GameEvent("g", 1.0 + 0.1 * i) for i in range(5))  # 0.4 s of marks
+    sessions = (
+        Session("g", 0.0, 100.0, audience="board"),
+        Session("g", 0.0, 100.0, audience="player", feed=False),
+        Session("g", 0.0, 100.0, audience="player", feed=False),
+    )
+    counts = predict_run(
+        RunShape(
+            sessions=sessions,
+            game_events=marks,
+            fanout=_stream(board_window_s=1.0, player_window_s=2.0, poll_s=0.05),
+        )
+    )
+    assert counts.invocations["broadcast_boards"] == counts.invocations["broadcast_players"] == 1
+    # Board: one batch + one leaderboard; each player: one leaderboard. One unit per message.
+    assert counts.broadcast_units_out == {"board": 2, "player": 2}
+
+
+def test_wider_windows_mean_fewer_invocations_and_messages() -> None:
+    narrow = dataclasses.replace(
+        CONFERENCE, fanout=_stream(board_window_s=0.0, player_window_s=1.0)
+    )
+    wide = dataclasses.replace(CONFERENCE, fanout=_stream(board_window_s=1.0, player_window_s=5.0))
+    assert push_usage(wide).lambda_requests < push_usage(narrow).lambda_requests
+    assert push_usage(wide).ws_message_units < push_usage(narrow).ws_message_units
+    # Both far cheaper than the original per-mark push.
+    assert cost(push_usage(narrow)).total < cost(push_usage(CONFERENCE)).total / 5
+
+
+def test_an_idle_conference_runs_no_broadcaster() -> None:
+    idle = Workload(players=100, games=2, boards=4, marks_per_player_per_minute=0)
+    stream = dataclasses.replace(idle, fanout=_stream())
+    assert push_usage(stream).lambda_requests == push_usage(idle).lambda_requests - (
+        100 * (5 - 4)  # players without the feed skip the resume
+    )
+    assert predict_run(RunShape(fanout=_stream())).invocations["broadcast_boards"] == 0
+
+
+def test_staleness_models() -> None:
+    assert polling_staleness_p99(3.0, round_trip_s=0.1) == pytest.approx(3.07)
+    board, player = push_staleness_p99(
+        _stream(board_window_s=0.0, player_window_s=2.0, poll_s=0.25, processing_s=0.05)
+    )
+    assert board == pytest.approx(0.2475 + 0.05)
+    assert player == pytest.approx(2.0 + 0.2475 + 0.05)
+    assert push_staleness_p99(Fanout(processing_s=0.05)) == (0.05, 0.05)
+
+
+def test_choose_takes_the_cheapest_push_row_meeting_both_targets() -> None:
+    rows = [
+        FrontierRow("push-inline", "W=0", 50.0, 0.05, 0.05),
+        FrontierRow("push-stream", "a", 3.0, 0.6, 2.0),  # boards too stale
+        FrontierRow("push-stream", "b", 4.0, 0.3, 2.5),
+        FrontierRow("push-stream", "c", 4.5, 0.3, 1.5),
+        FrontierRow("polling", "T=5 s", 1.0, 0.2, 0.2),  # not push: never chosen
+    ]
+    pick = choose(rows, baseline_usd_per_hour=5.0)
+    assert pick["chosen"]["parameter"] == "b"
+    assert pick["ratio_to_polling"] == pytest.approx(0.8)
+    assert pick["within_budget"]
+    assert not choose(rows, baseline_usd_per_hour=4.0)["within_budget"]
+    none = choose(rows[:2], baseline_usd_per_hour=5.0, board_p99_s=0.01)
+    assert none["chosen"] is None
+    assert not none["meets_staleness"]
+    assert not none["within_budget"]
+
+
+def test_the_conference_frontier_has_a_configuration_within_budget() -> None:
+    rows = frontier(CONFERENCE)
+    designs = {r.design for r in rows}
+    assert designs == {"push-inline", "push-stream", "polling"}
+    baseline = next(r for r in rows if r.parameter == "T=3 s").usd_per_hour
+    inline = next(r for r in rows if r.design == "push-inline").usd_per_hour
+    assert inline > 5 * baseline  # the issue's measured fact: per-mark push costs far more
+    pick = choose(rows, baseline)
+    assert pick["meets_staleness"]
+    assert pick["within_budget"]

@@ -1,0 +1,218 @@
+"""The conference benchmark, reduced: the same code path as the full run, small numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import pytest
+
+from bingo_ops.measure.conference import (
+    CONFIGS,
+    ConferenceSpec,
+    Config,
+    PhaseShape,
+    agreement,
+    metered_counts,
+    predict_phase,
+    run_conference,
+    summarise,
+)
+from bingo_ops.measure.invocations import metering_delta
+
+SPEC = ConferenceSpec(
+    players=12,
+    games=2,
+    boards=2,
+    marks_per_minute=6.0,
+    duration_s=10.0,
+    board_window_s=0.1,
+    player_window_s=0.5,
+    poll_interval_s=1.0,
+    seed=3,
+    sample_players=0,
+    settle_s=5.0,
+    wall_cap_s=60.0,
+)
+# Physical bounds, generous for a loaded CI machine: the round trips of a mark and of a poll
+# (or the stream's read interval and the broadcaster's posts) on top of the window.
+ALLOWANCE_S = 1.5
+
+
+# -- the model, no stack ---------------------------------------------------------------------------
+
+
+def test_inline_model_posts_two_messages_per_mark_to_every_subscriber_of_its_game() -> None:
+    shape = PhaseShape(
+        config="inline",
+        span_s=60.0,
+        marks=((1.0, 0), (2.0, 1), (3.0, 1)),
+        boards_per_game=(1, 2),
+        players_per_game=(5, 10),
+    )
+    counts = predict_phase(shape)
+    assert counts["invocations.http_api"] == 3
+    assert counts["invocations.total"] == 3
+    assert counts["ws_message_units_out"] == 2 * 6 + 2 * 2 * 12
+    assert counts["ws_connection_minutes"] == pytest.approx(18.0)
+    assert counts["http_requests"] == 3
+
+
+def test_stream_model_coalesces_marks_of_one_window_into_one_invocation() -> None:
+    # Two bursts, far apart: one invocation per audience and burst.
+    marks = ((0.0, 0), (0.01, 0), (0.02, 1), (10.0, 0))
+    shape = PhaseShape(
+        config="stream",
+        span_s=20.0,
+        marks=marks,
+        boards_per_game=(1, 1),
+        players_per_game=(3, 4),
+        board_window_s=0.25,
+        player_window_s=2.0,
+    )
+    counts = predict_phase(shape)
+    assert counts["invocations.broadcast_boards"] == 2
+    assert counts["invocations.broadcast_players"] == 2
+    # Boards: batch + leaderboard per game with news (2 games, then 1); players: one each.
+    assert counts["ws_message_units_out"] == (2 + 2) + 2 + (3 + 4) + 3
+
+
+def test_polling_model_counts_every_poll_and_mark_as_one_request() -> None:
+    shape = PhaseShape(
+        config="polling",
+        span_s=30.0,
+        marks=((1.0, 0),),
+        boards_per_game=(0,),
+        players_per_game=(0,),
+        polls=100,
+    )
+    counts = predict_phase(shape)
+    assert counts["invocations.http_api"] == counts["http_requests"] == 101
+    assert counts["ws_message_units_out"] == counts["ws_connection_minutes"] == 0
+
+
+def test_agreement_reports_relative_errors_and_zero_quantities() -> None:
+    found = agreement({"a": 105.0, "b": 0.0, "c": 1.0}, {"a": 100.0, "b": 0.0, "c": 0.0})
+    assert found["a"]["relative_error"] == pytest.approx(0.05)
+    assert found["a"]["within"]
+    assert found["b"] == {"predicted": 0.0, "metered": 0.0, "relative_error": 0.0, "within": True}
+    assert found["c"]["relative_error"] is None
+    assert not found["c"]["within"]
+
+
+def test_spec_rejects_nonsense() -> None:
+    with pytest.raises(ValueError, match="games"):
+        ConferenceSpec(games=0)
+    with pytest.raises(ValueError, match="windows"):
+        ConferenceSpec(player_window_s=-1)
+
+
+# -- the reduced conference, for real --------------------------------------------------------------
+
+
+def _run(config: Config) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run one configuration; also read the stack's metering ourselves at the span's ends."""
+    seen: dict[str, Mapping[str, Any]] = {}
+
+    def observe(moment: str, outputs: Mapping[str, Any]) -> None:
+        seen[moment] = httpx.get(str(outputs["metricsUrl"]), timeout=10).json()
+
+    result = run_conference(config, SPEC, progress=False, observer=observe)
+    return result, metering_delta(seen["start"], seen["end"])
+
+
+@pytest.fixture(scope="module")
+def runs() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    return {config: _run(config) for config in CONFIGS}
+
+
+@pytest.mark.slow
+def test_metered_counts_are_the_stacks_own_metering_delta(
+    runs: dict[str, tuple[dict[str, Any], dict[str, Any]]],
+) -> None:
+    for config, (result, independent) in runs.items():
+        functions = independent["lambda"]["functions"]
+        assert result["metered"]["invocations"] == {
+            name: f["invocations"] for name, f in functions.items()
+        }, config
+        assert result["metered"]["invocationsTotal"] == independent["lambda"]["invocations"]
+        assert result["metered"]["messagesOut"] == independent["websocket"]["messagesOut"]
+        assert result["metered"]["httpRequests"] == independent["http"]["requests"]
+        # The agreement compares the model with these very counts.
+        counts = metered_counts(independent)
+        assert result["agreement"]["invocations.total"]["metered"] == counts["invocations.total"]
+
+
+@pytest.mark.slow
+def test_every_mark_makes_one_event_and_one_http_api_invocation(
+    runs: dict[str, tuple[dict[str, Any], dict[str, Any]]],
+) -> None:
+    events = {config: result["marks"]["events"] for config, (result, _) in runs.items()}
+    assert len(set(events.values())) == 1  # seeded: the same marks in every configuration
+    for config, (result, _) in runs.items():
+        marks = result["marks"]
+        assert marks["scheduled"] == marks["sent"] == marks["events"] > 0, config
+        assert marks["errors"] == {}
+        polls = result["polls"]["count"]
+        assert result["metered"]["invocations"]["http_api"] == marks["events"] + polls
+        assert result["metered"]["httpRequests"] == marks["events"] + polls
+        for audience in ("boards", "players"):
+            staleness = result["staleness"][audience]
+            assert staleness["missing"] == 0, (config, audience)
+            # Every measured client follows one game: at most every event, each once.
+            assert 0 < staleness["samples"] <= marks["events"] * staleness["measuredClients"]
+
+
+@pytest.mark.slow
+def test_stream_sends_from_broadcasters_and_fewer_messages_than_inline(
+    runs: dict[str, tuple[dict[str, Any], dict[str, Any]]],
+) -> None:
+    inline, stream = runs["inline"][0]["metered"], runs["stream"][0]["metered"]
+    assert inline["invocations"].get("broadcast_boards", 0) == 0
+    assert stream["invocations"]["broadcast_boards"] > 0
+    assert stream["invocations"]["broadcast_players"] > 0
+    assert stream["messagesOut"] < inline["messagesOut"]
+    mappings = stream["eventSourceMappings"]
+    marks = runs["stream"][0]["marks"]["events"]
+    assert mappings["broadcast_boards"]["records"] == marks
+    assert mappings["broadcast_players"]["records"] == marks
+
+
+@pytest.mark.slow
+def test_polling_invokes_only_the_http_api(
+    runs: dict[str, tuple[dict[str, Any], dict[str, Any]]],
+) -> None:
+    metered = runs["polling"][0]["metered"]
+    assert {k for k, v in metered["invocations"].items() if v} == {"http_api"}
+    assert metered["messagesOut"] == metered["messagesIn"] == 0
+    assert metered["connectionMinutes"] == 0
+    assert runs["polling"][0]["polls"]["count"] > 0
+
+
+@pytest.mark.slow
+def test_staleness_lies_within_physical_bounds(
+    runs: dict[str, tuple[dict[str, Any], dict[str, Any]]],
+) -> None:
+    for config, (result, _) in runs.items():
+        for audience in ("boards", "players"):
+            assert result["staleness"][audience]["minS"] >= 0, (config, audience)
+    polling = runs["polling"][0]["staleness"]
+    for audience in ("boards", "players"):
+        assert polling[audience]["maxS"] <= SPEC.poll_interval_s + ALLOWANCE_S
+    stream = runs["stream"][0]["staleness"]
+    assert stream["boards"]["maxS"] <= SPEC.board_window_s + ALLOWANCE_S
+    assert stream["players"]["maxS"] <= SPEC.player_window_s + ALLOWANCE_S
+
+
+@pytest.mark.slow
+def test_summary_compares_stream_with_polling(
+    runs: dict[str, tuple[dict[str, Any], dict[str, Any]]],
+) -> None:
+    summary = summarise({config: result for config, (result, _) in runs.items()})
+    ratio = summary["streamUsdPerHour"] / summary["pollingUsdPerHour"]
+    assert summary["costRatioStreamOverPolling"] == pytest.approx(ratio, rel=1e-3)
+    assert set(summary["verdicts"]) == {"cost", "boardStaleness", "playerStaleness", "agreement"}
+    for result, _ in runs.values():
+        assert result["usdPerHour"]["total"] > 0
+        assert not result["health"]["hitWallCap"]
