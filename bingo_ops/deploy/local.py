@@ -132,7 +132,7 @@ class Paths:
         return self.state_dir / LOCK_FILE
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     """Whether `pid` exists and has not exited (a zombie has), whatever it runs."""
     try:
         os.kill(pid, 0)
@@ -264,7 +264,7 @@ def _wait_started(pid: int, paths: Paths, timeout_s: float) -> dict[str, Any]:
             return found
         # Alive is enough here: a process just started may not show its final command line
         # yet, and calling it gone would orphan a stack that is about to listen.
-        if not _alive(pid):
+        if not process_alive(pid):
             raise LocalStackError(
                 f"the local stack exited before it listened; the end of {paths.log}:\n"
                 + log_tail(paths.log)
