@@ -21,6 +21,9 @@ Environment:
         `{prefix}admin-token-keys` (e.g. prefix `/bingo/dev/`), same format, read with one
         `GetParameters` call at cold start. A variable that is set wins over its parameter, so
         secrets stay out of the function's configuration, and a developer can still override.
+    BINGO_FANOUT: `inline` (default: the writing invocation posts to every subscriber, per
+        event) or `stream` (writers only write; the broadcaster functions fan out from the
+        table's change stream, coalesced per audience; see `backend.services.fanout`).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from collections.abc import Mapping
 from backend.domain.tokens import Keyring, TokenKind, TokenService
 from backend.ports.gateway import ConnectionGateway
 from backend.ports.store import Store
-from backend.services.context import Deps
+from backend.services.context import Deps, FanoutMode
 
 KEY_VARIABLES: Mapping[TokenKind, str] = {
     TokenKind.USER: "BINGO_USER_TOKEN_KEYS",
@@ -138,7 +141,18 @@ def build(env: Mapping[str, str]) -> Deps:
         clock=time.time,
         randbelow=secrets.randbelow,
         new_id=new_id,
+        fanout=build_fanout(env),
     )
+
+
+def build_fanout(env: Mapping[str, str]) -> FanoutMode:
+    """The fan-out mode the environment names."""
+    value = env.get("BINGO_FANOUT", FanoutMode.INLINE.value)
+    try:
+        return FanoutMode(value)
+    except ValueError:
+        modes = ", ".join(repr(m.value) for m in FanoutMode)
+        raise ConfigurationError(f"BINGO_FANOUT={value!r} is not supported (use {modes})") from None
 
 
 _lock = threading.Lock()

@@ -14,6 +14,12 @@ if TYPE_CHECKING:
 
 # Heavy imports happen inside each command, so `bingo-ops --help` stays instant.
 
+# One default for the local stack and for AWS, so both behave alike. Inline (the original
+# per-mark fan-out) until the conference benchmark settles the windows; `--fanout stream` opts in.
+DEFAULT_FANOUT = "inline"
+DEFAULT_BOARD_WINDOW_S = 0.25
+DEFAULT_PLAYER_WINDOW_S = 2.0
+
 
 def _demo(args: argparse.Namespace) -> int:
     if args.in_process:
@@ -50,6 +56,9 @@ def _serve(args: argparse.Namespace) -> int:
         idle_timeout_s=args.idle_timeout,
         hard_timeout_s=args.hard_timeout,
         outputs=Path(args.outputs) if args.outputs else None,
+        fanout=args.fanout,
+        board_window_s=args.board_window,
+        player_window_s=args.player_window,
     )
     try:
         run.serve_until_signalled(options, sys.stdout)
@@ -101,6 +110,9 @@ def _aws_config(args: argparse.Namespace) -> AwsConfig | None:
             # Only deploy has these; teardown finds functions by name whatever their size.
             memory_mb=getattr(args, "memory_mb", 256),
             timeout_s=getattr(args, "timeout_s", 10),
+            fanout=getattr(args, "fanout", DEFAULT_FANOUT),
+            board_window_s=getattr(args, "board_window", DEFAULT_BOARD_WINDOW_S),
+            player_window_s=getattr(args, "player_window", DEFAULT_PLAYER_WINDOW_S),
         )
     except ValueError as exc:
         print(f"bingo-ops {args.command}: {exc}", file=sys.stderr)
@@ -137,6 +149,9 @@ def _deploy_local(args: argparse.Namespace) -> int:
         http_port=args.http_port,
         ws_port=args.ws_port,
         outputs=Path(args.outputs) if args.outputs else None,
+        fanout=args.fanout,
+        board_window_s=args.board_window,
+        player_window_s=args.player_window,
     )
     try:
         report = targets.deploy_local_stack(options, dry_run=args.dry_run)
@@ -342,6 +357,34 @@ def _replay_text(summary: ReplaySummary, actions: int, speed: float) -> str:
     )
 
 
+def _add_fanout_options(command: argparse.ArgumentParser) -> None:
+    fanout = command.add_argument_group("fan-out (the same locally and on AWS)")
+    fanout.add_argument(
+        "--fanout",
+        choices=("inline", "stream"),
+        default=DEFAULT_FANOUT,
+        help="inline: the invocation that writes an event posts it and the leaderboard to every "
+        "subscriber at once (the original per-mark design, W = 0); stream: writers only write, "
+        "and broadcaster functions fed by the table's change stream send per audience, at most "
+        "once per window (default: %(default)s)",
+    )
+    fanout.add_argument(
+        "--board-window",
+        type=float,
+        default=DEFAULT_BOARD_WINDOW_S,
+        metavar="S",
+        help="public boards' batching window in seconds with --fanout stream (AWS takes whole "
+        "seconds and rounds down; 0 = as soon as the stream is read) (default: %(default)s)",
+    )
+    fanout.add_argument(
+        "--player-window",
+        type=float,
+        default=DEFAULT_PLAYER_WINDOW_S,
+        metavar="S",
+        help="players' batching window in seconds with --fanout stream (default: %(default)s)",
+    )
+
+
 def _add_aws_stage_options(command: argparse.ArgumentParser, *, functions: bool) -> None:
     aws = command.add_argument_group("--target aws")
     aws.add_argument("--stage", help="stage name, part of every resource name (e.g. dev, prod)")
@@ -415,6 +458,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--hard-timeout", type=float, default=7200.0, help="seconds (API Gateway: 7200)"
     )
+    _add_fanout_options(serve)
     serve.set_defaults(run=_serve)
 
     token = sub.add_parser(
@@ -468,6 +512,7 @@ def parser() -> argparse.ArgumentParser:
     deploy.add_argument(
         "--bundle", help="deploy this Lambda zip (from `bingo-ops bundle`) instead of building one"
     )
+    _add_fanout_options(deploy)
     deploy.set_defaults(run=_deploy)
 
     teardown = sub.add_parser(

@@ -12,15 +12,16 @@ index `rank` on (`pk`, `rank`), no global secondary index.
     GAME#{game}      EVENT#{seq:012d}            one event of the log (TTL)
     GAME#{game}      CLAIM#PENDING               the claim awaiting verification (at most one)
     GAME#{game}      CLAIM#{seq:012d}            a resolved claim (seq of the resolving event)
-    GAME#{game}      SUB#{connection}            a subscription, read by game (TTL)
+    GAME#{game}      SUB#{connection}            a subscription and its audience, by game (TTL)
     CONN#{conn}      CONN                        a connection (TTL)
-    CONN#{conn}      SUB#{game}                  the same subscription, read by connection (TTL)
+    CONN#{conn}      SUB#{game}                  the same subscription, by connection (TTL)
     STATE#{state}    {created}#{game}            a game in that state (newest sorts last)
 
 Every hot path is a `GetItem`, a `BatchGetItem` or a `Query` of one partition with a key
-condition, never a `Scan`: the subscribers of a game (`SUB#`), a player's marks
+condition, never a `Scan`: the subscriptions of a game (`SUB#`), a player's marks
 (`MARK#{session}#`), a game's events after a sequence number (an `EVENT#` range), the
-leaderboard top N (the first N entries of the `rank` index, see `rank_key`), the newest games of
+leaderboard top N (the first N entries of the `rank` index, see `rank_key`) and the whole
+standings (all of that range, paginated), the newest games of
 a state (`STATE#{state}`, descending: `current_game` and the history).
 
 Why no GSI: reads of a global secondary index are eventually consistent only
@@ -77,6 +78,15 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Final, TypeVar, cast
 
+# The stream's readers may take the key helpers from here too (explicit re-exports).
+from backend.adapters.dynamodb_keys import (
+    EVENT_SK_PREFIX,
+    MAX_SEQ,
+)
+from backend.adapters.dynamodb_keys import event_item_keys as event_item_keys
+from backend.adapters.dynamodb_keys import game_pk as _game_pk
+from backend.adapters.dynamodb_keys import parse_event_item_keys as parse_event_item_keys
+from backend.adapters.dynamodb_keys import seq_sk as _seq_sk
 from backend.domain import events
 from backend.domain.errors import (
     ClaimPending,
@@ -89,6 +99,7 @@ from backend.domain.errors import (
 )
 from backend.domain.game import ACTIVE_STATES, FINISHED_STATES, GameState
 from backend.domain.model import (
+    Audience,
     Card,
     Claim,
     ClaimStatus,
@@ -97,6 +108,7 @@ from backend.domain.model import (
     Game,
     Leaderboard,
     Player,
+    Subscription,
     Winner,
 )
 from backend.ports.store import StoreUnavailable
@@ -129,7 +141,6 @@ BATCH_GET_MAX_KEYS: Final = 100  # BatchGetItem's limit per request
 BATCH_WRITE_MAX_ITEMS: Final = 25  # BatchWriteItem's limit per request
 
 _CLIENT_LOCK = threading.Lock()
-_SEQ_DIGITS: Final = 12
 _MAX_POINTS: Final = 10**12 - 1  # points are stored inverted in 12 digits (see `rank_key`)
 
 # Codes of a `TransactionCanceledException`'s reasons that mean "try again later", not "no"
@@ -286,20 +297,14 @@ def read_parameters(
 
 # -- keys -----------------------------------------------------------------------------------------
 # Ids are server-generated (hex); a `#` inside one would only make its own keys ambiguous.
-def _game_pk(game_id: str) -> str:
-    return f"GAME#{game_id}"
-
-
+# A game's partition and the event keys come from `dynamodb_keys`, shared with the stream's
+# readers so that the keys they parse are the keys written here.
 def _conn_pk(connection_id: str) -> str:
     return f"CONN#{connection_id}"
 
 
 def _state_pk(state: GameState | str) -> str:
     return f"STATE#{state}"
-
-
-def _seq_sk(prefix: str, seq: int) -> str:
-    return f"{prefix}{seq:0{_SEQ_DIGITS}d}"
 
 
 GAME_SK: Final = "GAME"
@@ -778,7 +783,7 @@ class DynamoStore:
     ) -> tuple[_Write, Event]:
         """The put of event `seq`, which must not exist, and the event it records."""
         item: Item = {
-            **_key(_game_pk(game_id), _seq_sk("EVENT#", seq)),
+            **event_item_keys(game_id, seq),
             "itemType": _s("event"),
             "gameId": _s(game_id),
             "seq": _n(seq),
@@ -1189,13 +1194,24 @@ class DynamoStore:
 
     def leaderboard(self, game_id: str, *, limit: int) -> Leaderboard:
         """See `Store.leaderboard`."""
+        return self._ranked(game_id, max(limit, 0))
+
+    def standings(self, game_id: str) -> Leaderboard:
+        """See `Store.standings`."""
+        # The whole `rank` index range of the game, page after page: a Query returns at most
+        # 1 MB per page (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/
+        # Query.Pagination.html), a few thousand players.
+        return self._ranked(game_id, None)
+
+    def _ranked(self, game_id: str, limit: int | None) -> Leaderboard:
+        """The first `limit` players of the `rank` index (None: all) and the game's counters."""
         # The game first: a mark committed between the two reads then shows in the entries but
         # not in `seq`, and its event still reaches the client. `seq` may understate what the
         # entries include, never overstate it.
         read = self._get((_game_pk(game_id), GAME_SK))
         if read is None:
             raise GameNotFound(f"no game {game_id!r}")
-        items = self._query(_game_pk(game_id), index=RANK_INDEX, limit=limit) if limit > 0 else []
+        items = self._query(_game_pk(game_id), index=RANK_INDEX, limit=limit) if limit != 0 else []
         # `total_players` and `seq` are the game's counters, never a count of items.
         return Leaderboard(
             game_id=game_id,
@@ -1206,12 +1222,12 @@ class DynamoStore:
 
     def events_after(self, game_id: str, after_seq: int, *, limit: int, now: float) -> list[Event]:
         """See `Store.events_after`."""
-        first, last = max(after_seq, 0) + 1, 10**_SEQ_DIGITS - 1
+        first, last = max(after_seq, 0) + 1, MAX_SEQ
         if limit <= 0 or first > last:
             return []
         items = self._query(
             _game_pk(game_id),
-            between=(_seq_sk("EVENT#", first), _seq_sk("EVENT#", last)),
+            between=(_seq_sk(EVENT_SK_PREFIX, first), _seq_sk(EVENT_SK_PREFIX, last)),
             limit=limit,
             alive_at=now,
         )
@@ -1269,15 +1285,27 @@ class DynamoStore:
                     keys.append((_game_pk(_get_s(item, "gameId")), f"SUB#{connection_id}"))
         self._delete_many(keys)
 
-    def subscribe(self, game_id: str, connection_id: str, *, now: float, expires_at: float) -> None:
+    def subscribe(
+        self,
+        game_id: str,
+        connection_id: str,
+        *,
+        now: float,
+        expires_at: float,
+        audience: Audience = Audience.BOARD,
+        viewer: str | None = None,
+        feed: bool = True,
+    ) -> None:
         """See `Store.subscribe`."""
 
         def upsert(key: Key) -> _Write:
-            # Refreshes the expiry and keeps the first subscription time.
+            # Refreshes the expiry and the audience, keeps the first subscription time. Both
+            # copies carry the audience, so either read needs no second one.
             expiry = _expiry(expires_at)
             update = (
                 "SET #type = :type, #game = :game, #conn = :conn, #ttl = :ttl,"
-                " #expiry = :expiry, #since = if_not_exists(#since, :now)"
+                " #expiry = :expiry, #since = if_not_exists(#since, :now),"
+                " #audience = :audience, #feed = :feed"
             )
             names = {
                 "#type": "itemType",
@@ -1286,6 +1314,9 @@ class DynamoStore:
                 "#ttl": TTL_ATTRIBUTE,
                 "#expiry": "expiry",
                 "#since": "subscribedAt",
+                "#audience": "audience",
+                "#feed": "feed",
+                "#viewer": "viewer",
             }
             values = {
                 ":type": _s("subscription"),
@@ -1294,7 +1325,15 @@ class DynamoStore:
                 ":ttl": expiry[TTL_ATTRIBUTE],
                 ":expiry": expiry["expiry"],
                 ":now": _n(now),
+                ":audience": _s(str(audience)),
+                ":feed": {"BOOL": feed},
             }
+            # A re-subscription as a board drops the viewer a player subscription left.
+            if viewer is None:
+                update += " REMOVE #viewer"
+            else:
+                update += ", #viewer = :viewer"
+                values[":viewer"] = _s(viewer)
             return self._keyed("Update", key, None, values, names=names, update=update)
 
         def plan(found: dict[Key, Item]) -> Plan[None]:
@@ -1324,6 +1363,12 @@ class DynamoStore:
         """See `Store.subscribers`."""
         items = self._query(_game_pk(game_id), begins_with="SUB#", alive_at=now)
         return [_get_s(i, "connectionId") for i in items]
+
+    def subscriptions(self, game_id: str, *, now: float) -> list[Subscription]:
+        """See `Store.subscriptions`."""
+        # The game's `SUB#{connection}` items, in sort key order: by connection id.
+        items = self._query(_game_pk(game_id), begins_with="SUB#", alive_at=now)
+        return [_subscription(i) for i in items]
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -1380,6 +1425,19 @@ def _player(item: Item) -> Player:
         points=_get_int(item, "points"),
         marks=_get_int(item, "marks"),
         last_mark_at=_get_opt_float(item, "lastMarkAt"),
+    )
+
+
+def _subscription(item: Item) -> Subscription:
+    # Items written before audiences existed are boards with the feed, as SQLite's migration
+    # makes them (a user connection's would then get the board's messages, which it accepts).
+    return Subscription(
+        game_id=_get_s(item, "gameId"),
+        connection_id=_get_s(item, "connectionId"),
+        audience=Audience(_get_opt_s(item, "audience") or Audience.BOARD),
+        viewer=_get_opt_s(item, "viewer"),
+        feed=bool(item["feed"]["BOOL"]) if "feed" in item else True,
+        expires_at=_get_float(item, "expiry"),
     )
 
 

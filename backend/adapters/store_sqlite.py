@@ -16,6 +16,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,6 +32,7 @@ from backend.domain.errors import (
 )
 from backend.domain.game import ACTIVE_STATES, FINISHED_STATES, GameState
 from backend.domain.model import (
+    Audience,
     Card,
     Claim,
     ClaimStatus,
@@ -39,13 +41,33 @@ from backend.domain.model import (
     Game,
     Leaderboard,
     Player,
+    Subscription,
     Winner,
 )
 from backend.ports.store import StoreUnavailable
 
 T = TypeVar("T")
 
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One entry of the change log: event `seq` of `game_id` was committed.
+
+    `change_id` increases with every commit and is never reused, so it orders the entries of
+    every game together, as a stream's sequence numbers do.
+    """
+
+    change_id: int
+    game_id: str
+    seq: int
+    created_at: float
+
+
 DEFAULT_EVENT_TTL_S = 30 * 24 * 3600
+# The change log feeds the emulated stream, which reads it within seconds of each write; the
+# newest 100,000 changes cover hours of a busy conference, as DynamoDB Streams keeps 24 hours
+# (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html).
+DEFAULT_CHANGE_RETENTION = 100_000
 BUSY_TIMEOUT_MS = 10_000
 
 # Each entry upgrades the schema by one version; `PRAGMA user_version` records how far a file
@@ -133,6 +155,31 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX subscriptions_by_connection ON subscriptions (connection_id);
     """,
+    # 2: who a subscription speaks to (issue 6), and the change log the emulated stream reads.
+    # Subscriptions written by version 1 become boards with the feed, except those of a user
+    # connection, which become players (viewer = the session) without it: what they would
+    # have been given had they subscribed now.
+    """
+    ALTER TABLE subscriptions ADD COLUMN audience TEXT NOT NULL DEFAULT 'board';
+    ALTER TABLE subscriptions ADD COLUMN viewer TEXT;
+    ALTER TABLE subscriptions ADD COLUMN feed INTEGER NOT NULL DEFAULT 1;
+    UPDATE subscriptions
+        SET audience = 'player',
+            feed = 0,
+            viewer = (
+                SELECT c.subject FROM connections AS c
+                WHERE c.connection_id = subscriptions.connection_id
+            )
+        WHERE connection_id IN (SELECT connection_id FROM connections WHERE kind = 'user');
+    -- One row per event, in commit order: AUTOINCREMENT never reuses an id, even after the
+    -- oldest rows are deleted, so a reader's "after this id" stays meaningful.
+    CREATE TABLE changes (
+        change_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        game_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        created_at REAL NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -143,11 +190,22 @@ class SqliteStore:
     Args:
         path: The database file; created with its schema on first use.
         event_ttl_s: How long events stay readable.
+        change_retention: How many of the newest change log entries are kept (see
+            `changes_after`).
     """
 
-    def __init__(self, path: str | Path, *, event_ttl_s: float = DEFAULT_EVENT_TTL_S) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        event_ttl_s: float = DEFAULT_EVENT_TTL_S,
+        change_retention: int = DEFAULT_CHANGE_RETENTION,
+    ) -> None:
+        if change_retention < 1:
+            raise ValueError("change_retention must keep at least one change")
         self.path = Path(path)
         self.event_ttl_s = event_ttl_s
+        self.change_retention = change_retention
         self._local = threading.local()
         # Every thread's connection, so `close` can close them all (check_same_thread=False
         # below only allows that; each connection is otherwise used by its own thread).
@@ -260,6 +318,16 @@ class SqliteStore:
             " VALUES (?, ?, ?, ?, ?, ?)",
             (game_id, seq, kind, json.dumps(data), now, now + self.event_ttl_s),
         )
+        # Its change log entry commits or rolls back with the event: a reader never sees a
+        # change whose event is missing, nor misses an event's change.
+        change_id = db.execute(
+            "INSERT INTO changes (game_id, seq, created_at) VALUES (?, ?, ?)",
+            (game_id, seq, now),
+        ).lastrowid
+        assert change_id is not None
+        # Bounded retention, paid a row at a time: past the first `change_retention` changes,
+        # each insert deletes the one entry that fell out of the window (a rowid range).
+        db.execute("DELETE FROM changes WHERE change_id <= ?", (change_id - self.change_retention,))
         return Event(game_id=game_id, seq=seq, type=kind, data=data, created_at=now)
 
     @staticmethod
@@ -573,28 +641,32 @@ class SqliteStore:
 
     def leaderboard(self, game_id: str, *, limit: int) -> Leaderboard:
         """See `Store.leaderboard`."""
+        return self._guard(lambda: self._ranked(game_id, limit))
 
-        def run() -> Leaderboard:
-            db = self._db()
-            # One read snapshot for the count, the sequence number and the rows.
-            db.execute("BEGIN")
-            try:
-                game = self._game_row(db, game_id)
-                rows = db.execute(
-                    "SELECT * FROM players INDEXED BY players_by_rank WHERE game_id = ?"
-                    " ORDER BY points DESC, last_mark_at, nickname_key LIMIT ?",
-                    (game_id, limit),
-                ).fetchall()
-            finally:
-                db.execute("COMMIT")
-            return Leaderboard(
-                game_id=game_id,
-                entries=tuple(_player(r) for r in rows),
-                total_players=game["player_count"],
-                seq=game["last_seq"],
-            )
+    def standings(self, game_id: str) -> Leaderboard:
+        """See `Store.standings`."""
+        # SQLite reads a negative LIMIT as "no limit" (https://sqlite.org/lang_select.html).
+        return self._guard(lambda: self._ranked(game_id, -1))
 
-        return self._guard(run)
+    def _ranked(self, game_id: str, limit: int) -> Leaderboard:
+        db = self._db()
+        # One read snapshot for the count, the sequence number and the rows.
+        db.execute("BEGIN")
+        try:
+            game = self._game_row(db, game_id)
+            rows = db.execute(
+                "SELECT * FROM players INDEXED BY players_by_rank WHERE game_id = ?"
+                " ORDER BY points DESC, last_mark_at, nickname_key LIMIT ?",
+                (game_id, limit),
+            ).fetchall()
+        finally:
+            db.execute("COMMIT")
+        return Leaderboard(
+            game_id=game_id,
+            entries=tuple(_player(r) for r in rows),
+            total_players=game["player_count"],
+            seq=game["last_seq"],
+        )
 
     def events_after(self, game_id: str, after_seq: int, *, limit: int, now: float) -> list[Event]:
         """See `Store.events_after`."""
@@ -680,17 +752,30 @@ class SqliteStore:
 
         self._guard(run)
 
-    def subscribe(self, game_id: str, connection_id: str, *, now: float, expires_at: float) -> None:
+    def subscribe(
+        self,
+        game_id: str,
+        connection_id: str,
+        *,
+        now: float,
+        expires_at: float,
+        audience: Audience = Audience.BOARD,
+        viewer: str | None = None,
+        feed: bool = True,
+    ) -> None:
         """See `Store.subscribe`."""
 
         def run() -> None:
             with self._write() as db:
                 self._game_row(db, game_id)
+                # A new subscription keeps its first time; every other field is the latest.
                 db.execute(
-                    "INSERT INTO subscriptions (game_id, connection_id, subscribed_at, expires_at)"
-                    " VALUES (?, ?, ?, ?) ON CONFLICT (game_id, connection_id)"
-                    " DO UPDATE SET expires_at = excluded.expires_at",
-                    (game_id, connection_id, now, expires_at),
+                    "INSERT INTO subscriptions (game_id, connection_id, subscribed_at,"
+                    " expires_at, audience, viewer, feed) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (game_id, connection_id) DO UPDATE SET"
+                    " expires_at = excluded.expires_at, audience = excluded.audience,"
+                    " viewer = excluded.viewer, feed = excluded.feed",
+                    (game_id, connection_id, now, expires_at, str(audience), viewer, int(feed)),
                 )
 
         self._guard(run)
@@ -716,6 +801,63 @@ class SqliteStore:
                 (game_id, now),
             )
             return [r[0] for r in rows]
+
+        return self._guard(run)
+
+    def subscriptions(self, game_id: str, *, now: float) -> list[Subscription]:
+        """See `Store.subscriptions`."""
+
+        def run() -> list[Subscription]:
+            # A range of the primary key (game_id, connection_id): already in order.
+            rows = self._db().execute(
+                "SELECT * FROM subscriptions WHERE game_id = ? AND expires_at > ?"
+                " ORDER BY connection_id",
+                (game_id, now),
+            )
+            return [
+                Subscription(
+                    game_id=r["game_id"],
+                    connection_id=r["connection_id"],
+                    audience=Audience(r["audience"]),
+                    viewer=r["viewer"],
+                    feed=bool(r["feed"]),
+                    expires_at=r["expires_at"],
+                )
+                for r in rows
+            ]
+
+        return self._guard(run)
+
+    # -- the change log (the emulated stream's source; SQLite only) -----------------------------
+    def changes_after(self, after_id: int, *, limit: int) -> list[Change]:
+        """Change log entries with `change_id > after_id`, ascending, at most `limit`.
+
+        Every committed event has exactly one entry, written in the event's transaction, so
+        entries appear in commit order and never before their event is readable. Only the
+        newest `change_retention` entries are kept: a reader further behind than that finds
+        its first entry's `change_id` beyond `after_id + 1` and knows it missed some.
+        """
+
+        def run() -> list[Change]:
+            rows = self._db().execute(
+                "SELECT change_id, game_id, seq, created_at FROM changes"
+                " WHERE change_id > ? ORDER BY change_id LIMIT ?",
+                (after_id, limit),
+            )
+            return [Change(r[0], r[1], r[2], r[3]) for r in rows]
+
+        return self._guard(run)
+
+    def last_change_id(self) -> int:
+        """The newest change log entry's id, 0 before the first event.
+
+        A reader that starts here sees only changes committed from now on (a stream's
+        `LATEST` iterator).
+        """
+
+        def run() -> int:
+            row = self._db().execute("SELECT max(change_id) FROM changes").fetchone()
+            return int(row[0] or 0)
 
         return self._guard(run)
 

@@ -116,3 +116,31 @@ class Leaderboard:
     entries: tuple[Player, ...]
     total_players: int
     seq: int
+
+
+class Audience(StrEnum):
+    """Who a subscription speaks to: a public status board or a player's phone."""
+
+    BOARD = "board"
+    PLAYER = "player"
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A connection's subscription to one game's broadcasts.
+
+    Attributes:
+        game_id: The game.
+        connection_id: The subscribed WebSocket connection.
+        audience: `board` (a public token) or `player` (a user token).
+        viewer: The player's session id, so their own row can be shown; None for a board.
+        feed: Whether the activity feed is sent, not only the leaderboard.
+        expires_at: When the subscription lapses unless refreshed (epoch seconds).
+    """
+
+    game_id: str
+    connection_id: str
+    audience: Audience
+    viewer: str | None
+    feed: bool
+    expires_at: float

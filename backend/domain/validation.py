@@ -94,6 +94,23 @@ def integer(body: Mapping[str, Any], field: str, *, minimum: int, maximum: int) 
     return value
 
 
+def optional_boolean(body: Mapping[str, Any], field: str) -> bool | None:
+    """An optional flag: absent gives None, otherwise it must be `true` or `false`.
+
+    `null`, numbers and strings such as "true" are refused rather than read as truthy: a
+    client that sends them has a bug worth hearing about.
+
+    Raises:
+        InvalidRequest: present and not a JSON boolean.
+    """
+    if field not in body:
+        return None
+    value = body[field]
+    if not isinstance(value, bool):
+        raise InvalidRequest(f"{field} must be true or false when given")
+    return value
+
+
 def nickname(value: object) -> str:
     """A player's nickname, trimmed: 1-20 characters, no control characters.
 

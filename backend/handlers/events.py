@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -186,3 +186,46 @@ class AuthorizerRequest:
             method_arn=str(event.get("methodArn") or ""),
             connection_id=str((event.get("requestContext") or {}).get("connectionId") or ""),
         )
+
+
+@dataclass(frozen=True)
+class StreamBatch:
+    """A DynamoDB Streams batch for a broadcaster: the first new event seq of each game.
+
+    Shape: https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html (`Records[].eventName`,
+    `Records[].dynamodb.Keys` in DynamoDB's typed JSON). The broadcaster reads everything else
+    from the table, so a KEYS_ONLY stream is enough; records of other items (the mapping's
+    filter should drop them) and removals (TTL expiries) are ignored.
+
+    Attributes:
+        seq_ranges: Game id -> the lowest and highest event seq inserted in the batch.
+        records: Records in the batch.
+        ignored: Records that were not event inserts.
+    """
+
+    seq_ranges: dict[str, tuple[int, int]]
+    records: int
+    ignored: int
+
+    @classmethod
+    def from_event(
+        cls,
+        event: Mapping[str, Any],
+        parse_keys: Callable[[Mapping[str, Any]], tuple[str, int] | None],
+    ) -> StreamBatch:
+        """Read a stream event; `parse_keys` turns an item's keys into (game id, seq)."""
+        records = event.get("Records") or []
+        ranges: dict[str, tuple[int, int]] = {}
+        ignored = 0
+        for record in records:
+            found = None
+            if isinstance(record, Mapping) and record.get("eventName") == "INSERT":
+                keys = (record.get("dynamodb") or {}).get("Keys")
+                found = parse_keys(keys) if isinstance(keys, Mapping) else None
+            if found is None:
+                ignored += 1
+                continue
+            game_id, seq = found
+            low, high = ranges.get(game_id, (seq, seq))
+            ranges[game_id] = (min(low, seq), max(high, seq))
+        return cls(seq_ranges=ranges, records=len(records), ignored=ignored)

@@ -21,7 +21,9 @@ Route = Callable[[Deps, str, TokenClaims, Mapping[str, Any]], None]
 
 
 def _subscribe(deps: Deps, cid: str, claims: TokenClaims, body: Mapping[str, Any]) -> None:
-    connections.subscribe(deps, cid, claims, validation.identifier(body, "gameId"))
+    game_id = validation.identifier(body, "gameId")
+    feed = validation.optional_boolean(body, "feed")
+    connections.subscribe(deps, cid, claims, game_id, feed)
 
 
 def _unsubscribe(deps: Deps, cid: str, claims: TokenClaims, body: Mapping[str, Any]) -> None:

@@ -15,6 +15,7 @@ from typing import Protocol
 from backend.domain.errors import Unavailable
 from backend.domain.game import GameState
 from backend.domain.model import (
+    Audience,
     Card,
     Claim,
     ClaimStatus,
@@ -23,6 +24,7 @@ from backend.domain.model import (
     Game,
     Leaderboard,
     Player,
+    Subscription,
 )
 
 
@@ -153,6 +155,20 @@ class Store(Protocol):
         """The top `limit` players in leaderboard order (from an index), and the player count."""
         ...
 
+    def standings(self, game_id: str) -> Leaderboard:
+        """Every player of the game in leaderboard order, read from the same index.
+
+        Points descending, then the earlier last mark (no mark last), then the nickname
+        ignoring case: the order of `leaderboard`, of which this is the unlimited form.
+        `total_players` and `seq` are the game's counters, as `leaderboard` gives them; `seq`
+        may understate what the entries include, never overstate it. Read once per broadcast
+        window to build every player's personal view in memory.
+
+        Raises:
+            GameNotFound: no such game.
+        """
+        ...
+
     def events_after(self, game_id: str, after_seq: int, *, limit: int, now: float) -> list[Event]:
         """Unexpired events with `seq > after_seq`, ascending, at most `limit`."""
         ...
@@ -170,11 +186,24 @@ class Store(Protocol):
         """Forget a connection and all its subscriptions. Idempotent."""
         ...
 
-    def subscribe(self, game_id: str, connection_id: str, *, now: float, expires_at: float) -> None:
-        """Subscribe a connection to a game's broadcasts. Idempotent; refreshes the TTL.
+    def subscribe(
+        self,
+        game_id: str,
+        connection_id: str,
+        *,
+        now: float,
+        expires_at: float,
+        audience: Audience = Audience.BOARD,
+        viewer: str | None = None,
+        feed: bool = True,
+    ) -> None:
+        """Subscribe a connection to a game's broadcasts.
+
+        Idempotent: subscribing again keeps one subscription, replaces its `audience`,
+        `viewer` and `feed` with the new ones and refreshes its TTL to `expires_at`.
 
         Raises:
-            GameNotFound: no such game.
+            GameNotFound: no such game (nothing is written).
         """
         ...
 
@@ -184,6 +213,13 @@ class Store(Protocol):
 
     def subscribers(self, game_id: str, *, now: float) -> list[str]:
         """Connection ids subscribed to the game whose subscriptions have not expired."""
+        ...
+
+    def subscriptions(self, game_id: str, *, now: float) -> list[Subscription]:
+        """The game's unexpired subscriptions, ordered by connection id.
+
+        Read by game (an index or a `Query`, never a scan). An unknown game has none.
+        """
         ...
 
     def delete_connections(self, connection_ids: Sequence[str]) -> None:

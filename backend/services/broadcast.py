@@ -10,7 +10,7 @@ from backend.domain import events, messages
 from backend.domain.model import Event
 from backend.domain.scoring import DEFAULT_LEADERBOARD_SIZE
 from backend.ports.gateway import Delivery
-from backend.services.context import Deps
+from backend.services.context import Deps, FanoutMode
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 _MOVES_LEADERBOARD = frozenset({events.PLAYER_JOINED, events.WORD_MARKED, events.STATE_CHANGED})
 
 
-def _forget_gone(deps: Deps, delivery: Delivery) -> None:
+def forget_gone(deps: Deps, delivery: Delivery) -> None:
+    """Delete the connections the gateway reported gone (410); log the failed posts."""
     if delivery.gone:
         deps.store.delete_connections(delivery.gone)
     if delivery.failed:
@@ -32,7 +33,7 @@ def send(deps: Deps, connection_id: str, message: dict[str, Any]) -> bool:
         True if the gateway accepted the message.
     """
     delivery = deps.gateway.post_many([connection_id], messages.encode(message))
-    _forget_gone(deps, delivery)
+    forget_gone(deps, delivery)
     return bool(delivery.delivered)
 
 
@@ -42,9 +43,14 @@ def publish(deps: Deps, game_id: str, new_events: Sequence[Event]) -> Delivery:
     Subscribers come from an index read by game; connections of other games are never touched.
     Only connections the gateway reports gone (410) are deleted.
 
+    With `FanoutMode.STREAM` this sends nothing: the broadcaster functions pick the events up
+    from the table's change stream (`services.fanout`).
+
     Returns:
         The combined delivery report of the last message (what reached whom).
     """
+    if deps.fanout is FanoutMode.STREAM:
+        return Delivery()
     subscribers = deps.store.subscribers(game_id, now=deps.clock())
     if not subscribers or not new_events:
         return Delivery()
@@ -56,7 +62,7 @@ def publish(deps: Deps, game_id: str, new_events: Sequence[Event]) -> Delivery:
     delivery = Delivery()
     for payload in payloads:
         delivery = deps.gateway.post_many(live, payload)
-        _forget_gone(deps, delivery)
+        forget_gone(deps, delivery)
         gone = set(delivery.gone)
         live = [c for c in live if c not in gone]
         if not live:

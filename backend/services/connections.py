@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from backend.domain import messages, tokens
-from backend.domain.model import Connection
+from backend.domain.model import Audience, Connection
 from backend.domain.scoring import DEFAULT_LEADERBOARD_SIZE
 from backend.domain.tokens import TokenClaims, TokenKind
 from backend.services import broadcast
@@ -46,11 +46,24 @@ def _viewer(claims: TokenClaims) -> str | None:
     return claims.subject if claims.kind is TokenKind.USER else None
 
 
-def subscribe(deps: Deps, connection_id: str, claims: TokenClaims, game_id: str) -> None:
+def subscribe(
+    deps: Deps, connection_id: str, claims: TokenClaims, game_id: str, feed: bool | None = None
+) -> None:
     """Subscribe to a game's broadcasts; answer `subscribed` and the current leaderboard.
 
-    The subscription is written before the leaderboard is read, so every event after the
+    The token says who listens: a public token is a `board`, a user token a `player` whose
+    viewer is their session (their own row is shown). Boards get the activity feed unless
+    they decline it; players only when they ask (`feed=True`), since a phone on a conference's
+    network pays for every frame. Subscribing again replaces the audience and the choice of
+    feed. The subscription is written before the leaderboard is read, so every event after the
     `seq` the client is told about reaches it by broadcast.
+
+    Args:
+        deps: The services' dependencies.
+        connection_id: The subscribing connection.
+        claims: Its verified token, as the authorizer passed it on.
+        game_id: The game.
+        feed: Whether to receive the activity feed; None for the audience's default.
 
     Raises:
         WrongGame: a player subscribing to another game.
@@ -58,11 +71,21 @@ def subscribe(deps: Deps, connection_id: str, claims: TokenClaims, game_id: str)
         GameNotFound: no such game.
     """
     _check_read(claims, game_id, tokens.READ_LEADERBOARD)
+    viewer = _viewer(claims)
+    audience = Audience.BOARD if viewer is None else Audience.PLAYER
     now = deps.clock()
-    deps.store.subscribe(game_id, connection_id, now=now, expires_at=now + CONNECTION_TTL_S)
+    deps.store.subscribe(
+        game_id,
+        connection_id,
+        now=now,
+        expires_at=now + CONNECTION_TTL_S,
+        audience=audience,
+        viewer=viewer,
+        feed=(audience is Audience.BOARD) if feed is None else feed,
+    )
     board = deps.store.leaderboard(game_id, limit=DEFAULT_LEADERBOARD_SIZE)
     broadcast.send(deps, connection_id, messages.subscribed(game_id, board.seq))
-    update = messages.leaderboard_update(board, deps.clock(), _viewer(claims))
+    update = messages.leaderboard_update(board, deps.clock(), viewer)
     broadcast.send(deps, connection_id, update)
 
 

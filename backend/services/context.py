@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from backend.domain.cards import RandBelow
 from backend.domain.tokens import TokenService
@@ -14,6 +15,18 @@ from backend.ports.store import Store
 # that a late $disconnect still finds them, then expire on their own if it never comes.
 # https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html
 CONNECTION_TTL_S = 2 * 3600 + 300
+
+
+class FanoutMode(StrEnum):
+    """Who sends a game's news to its subscribers.
+
+    `INLINE`: the invocation that wrote the news posts it to every subscriber at once, per
+    event (the original design; W = 0). `STREAM`: writers only write; the broadcaster functions
+    read the table's change stream and send per audience, coalesced per batching window.
+    """
+
+    INLINE = "inline"
+    STREAM = "stream"
 
 
 @dataclass(frozen=True)
@@ -27,6 +40,7 @@ class Deps:
         clock: Seconds since the epoch.
         randbelow: Uniform integers in [0, n) for drawing cards.
         new_id: Fresh unguessable ids for games and sessions.
+        fanout: Whether writers post their news themselves or leave it to the stream.
     """
 
     store: Store
@@ -35,3 +49,4 @@ class Deps:
     clock: Callable[[], float]
     randbelow: RandBelow
     new_id: Callable[[], str]
+    fanout: FanoutMode = FanoutMode.INLINE

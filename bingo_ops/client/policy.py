@@ -234,6 +234,9 @@ class GameFeed:
         gap_grace_s: Seconds to wait for an out-of-order gap to fill before resuming.
         resume_timeout_s: Seconds after which an unanswered resume is sent again.
         max_buffered: Out-of-order events held at most.
+        follow_events: False for a subscription without the activity feed: the server then
+            sends state changes and leaderboards only, whose seqs jump by design, so nothing
+            is a gap and nothing is resumed; events are still delivered once, in order.
     """
 
     def __init__(
@@ -245,10 +248,12 @@ class GameFeed:
         gap_grace_s: float = DEFAULT_GAP_GRACE_S,
         resume_timeout_s: float = DEFAULT_RESUME_TIMEOUT_S,
         max_buffered: int = MAX_BUFFERED_EVENTS,
+        follow_events: bool = True,
     ) -> None:
         if after_seq is not None and after_seq < 0:
             raise ValueError("after_seq must be >= 0")
         self.game_id = game_id
+        self.follow_events = follow_events
         self.last_seq: int | None = after_seq
         # The highest seq the server is known to have reached (from any message).
         self.known_seq = 0 if after_seq is None else after_seq
@@ -268,8 +273,8 @@ class GameFeed:
 
     @property
     def behind(self) -> bool:
-        """Whether events the server has are missing here."""
-        return self.last_seq is not None and self.known_seq > self.last_seq
+        """Whether events the server has are missing here (never without the feed)."""
+        return self.follow_events and self.last_seq is not None and self.known_seq > self.last_seq
 
     @property
     def resuming(self) -> bool:
@@ -315,6 +320,9 @@ class GameFeed:
         self.known_seq = max(self.known_seq, seq)
         if self.last_seq is not None and seq <= self.last_seq:
             return FeedStep()  # a duplicate: a broadcast raced a replay
+        if not self.follow_events and self.last_seq is not None:
+            # Without the feed only some events come (state changes): jump to this one.
+            self.last_seq = seq - 1
         self._hold(seq, message)
         step = FeedStep(events=self._drain())
         step.resume_after = self._check(now, urgent=False)
@@ -516,6 +524,8 @@ class ClientState:
         after_seq: See `GameFeed` (None: start with the last `EVENT_HISTORY` events).
         gap_grace_s: See `GameFeed`.
         resume_timeout_s: See `GameFeed`.
+        feed: Subscribe to the activity feed (every event); False asks only for leaderboards
+            and state changes, which is what a player's phone needs at conference scale.
     """
 
     def __init__(
@@ -525,7 +535,9 @@ class ClientState:
         after_seq: int | None = None,
         gap_grace_s: float = DEFAULT_GAP_GRACE_S,
         resume_timeout_s: float = DEFAULT_RESUME_TIMEOUT_S,
+        feed: bool = True,
     ) -> None:
+        self.feed = feed
         self._after_seq = after_seq
         self._gap_grace_s = gap_grace_s
         self._resume_timeout_s = resume_timeout_s
@@ -576,8 +588,9 @@ class ClientState:
                 after_seq=self._after_seq,
                 gap_grace_s=self._gap_grace_s,
                 resume_timeout_s=self._resume_timeout_s,
+                follow_events=self.feed,
             )
-        return [_subscribe(game_id)] if self.connected else []
+        return [_subscribe(game_id, self.feed)] if self.connected else []
 
     def remove_game(self, game_id: str) -> list[Send]:
         """Stop following a game; returns the unsubscribe frame when connected."""
@@ -596,7 +609,7 @@ class ClientState:
         self.connections += 1
         if self.last_error is not None and self.last_error == self.last_disconnect:
             self.last_error = None
-        return [_subscribe(game_id) for game_id in self.feeds]
+        return [_subscribe(game_id, self.feed) for game_id in self.feeds]
 
     def connection_lost(self, reason: str | None) -> None:
         """The connection ended; `reason` is recorded as the last error when given."""
@@ -640,6 +653,8 @@ class ClientState:
             return self._feed_step(feed, feed_step, now, [dict(message)])
         if kind in ("activity_event", "game_state_changed") and feed is not None:
             return self._feed_step(feed, feed.event(message, now), now)
+        if kind == "activity_batch" and feed is not None:
+            return self._batch(feed, message, now)
         if kind == "leaderboard_update" and feed is not None:
             return self._leaderboard(feed, message, now)
         return Step(messages=[dict(message)])
@@ -666,6 +681,19 @@ class ClientState:
             for feed in self.feeds.values():
                 feed.resume_failed()
         return Step(messages=[dict(message)])
+
+    def _batch(self, feed: GameFeed, message: Mapping[str, Any], now: float) -> Step:
+        # A window's events in one message: each goes through the feed as if it came alone;
+        # one resume at most (the last one asked for covers the earlier ones).
+        step = Step()
+        for item in message.get("events") or []:
+            if not isinstance(item, Mapping):
+                continue
+            part = self._feed_step(feed, feed.event(item, now), now)
+            step.messages.extend(part.messages)
+            if part.commands:
+                step.commands = part.commands
+        return step
 
     def _leaderboard(self, feed: GameFeed, message: Mapping[str, Any], now: float) -> Step:
         view = self.games[feed.game_id]
@@ -704,12 +732,12 @@ class ClientState:
 
 
 _GAME_MESSAGES = frozenset(
-    {"subscribed", "activity_event", "game_state_changed", "leaderboard_update"}
+    {"subscribed", "activity_event", "activity_batch", "game_state_changed", "leaderboard_update"}
 )
 
 
-def _subscribe(game_id: str) -> Send:
-    return Send({"action": "subscribe", "gameId": game_id})
+def _subscribe(game_id: str, feed: bool = True) -> Send:
+    return Send({"action": "subscribe", "gameId": game_id, "feed": feed})
 
 
 def _resume(game_id: str, after_seq: int) -> Send:

@@ -165,6 +165,8 @@ class BingoClient:
             (None disables it).
         clock: Epoch seconds; injectable for tests.
         max_queue: Messages a `messages()` iterator buffers before dropping its oldest.
+        feed: Subscribe to every game event (the activity feed); False asks for leaderboards
+            and state changes only (a player's phone at conference scale).
     """
 
     def __init__(
@@ -185,12 +187,17 @@ class BingoClient:
         ping_interval: float | None = 20.0,
         clock: Callable[[], float] = time.time,
         max_queue: int = DEFAULT_MAX_QUEUE,
+        feed: bool = True,
     ) -> None:
         self.ws_url = ws_url
         self.kind = kind
         self.policy = ReconnectPolicy.for_kind(kind, max_attempts, backoff)
         self.state = ClientState(
-            games, after_seq=after_seq, gap_grace_s=gap_grace_s, resume_timeout_s=resume_timeout_s
+            games,
+            after_seq=after_seq,
+            gap_grace_s=gap_grace_s,
+            resume_timeout_s=resume_timeout_s,
+            feed=feed,
         )
         self.heartbeat_s = heartbeat_s
         self.open_timeout = open_timeout

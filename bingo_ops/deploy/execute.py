@@ -33,6 +33,21 @@ _LAMBDA_CONFIGURATION: Final = (
     "Timeout",
     "Environment",
 )
+# What UpdateEventSourceMapping can change; the stream and the starting position cannot be
+# (https://docs.aws.amazon.com/lambda/latest/api/API_UpdateEventSourceMapping.html).
+_MAPPING_UPDATABLE: Final = (
+    "BatchSize",
+    "MaximumBatchingWindowInSeconds",
+    "FilterCriteria",
+    "FunctionResponseTypes",
+    "BisectBatchOnFunctionError",
+    "MaximumRetryAttempts",
+    "MaximumRecordAgeInSeconds",
+    "ParallelizationFactor",
+    "Enabled",
+)
+_MAPPING_SETTLED: Final = frozenset({"Enabled", "Disabled"})
+_SETTLE_TIMEOUT_S: Final = 300.0
 
 
 class DeployError(RuntimeError):
@@ -136,10 +151,18 @@ class Executor:
         created = dynamodb.create_table(**definition, Tags=_tag_list(p["Tags"]))
         # TTL and writes need an ACTIVE table.
         dynamodb.get_waiter("table_exists").wait(TableName=p["TableName"], WaiterConfig=_WAIT)
-        return {"TableName": p["TableName"], "TableArn": created["TableDescription"]["TableArn"]}
+        table = created["TableDescription"]
+        attributes = {"TableName": p["TableName"], "TableArn": table["TableArn"]}
+        if table.get("LatestStreamArn"):
+            self._wait_stream(table["LatestStreamArn"])
+            attributes["LatestStreamArn"] = table["LatestStreamArn"]
+        return attributes
 
-    def _update_dynamodb_table(self, p: dict[str, Any]) -> None:
+    def _update_dynamodb_table(self, p: dict[str, Any]) -> dict[str, Any]:
         dynamodb = self.clients("dynamodb")
+        attributes: dict[str, Any] = {}
+        if "StreamSpecification" in p["changed"]:
+            attributes.update(self._update_stream(p))
         if "BillingMode" in p["changed"]:
             dynamodb.update_table(TableName=p["TableName"], BillingMode=p["BillingMode"])
             self._wait_table(p["TableName"])
@@ -159,6 +182,41 @@ class Executor:
                     GlobalSecondaryIndexUpdates=[{"Create": index}],
                 )
                 self._wait_table(p["TableName"])
+        return attributes
+
+    def _update_stream(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Turn the table's stream on with the planned view type; returns its new ARN."""
+        dynamodb = self.clients("dynamodb")
+        wanted = p["StreamSpecification"]
+        if not wanted.get("StreamEnabled"):
+            raise DeployError("deploy only ever turns a table's stream on")
+        before = (p.get("previous") or {}).get("StreamSpecification") or {}
+        if before.get("StreamEnabled"):
+            # A stream's view type cannot change: turn it off, then on again as a new stream
+            # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html).
+            dynamodb.update_table(
+                TableName=p["TableName"], StreamSpecification={"StreamEnabled": False}
+            )
+            self._wait_table(p["TableName"])
+        dynamodb.update_table(TableName=p["TableName"], StreamSpecification=wanted)
+        self._wait_table(p["TableName"])
+        arn = dynamodb.describe_table(TableName=p["TableName"])["Table"].get("LatestStreamArn")
+        if not arn:
+            raise DeployError(f"table {p['TableName']} reports no stream after enabling it")
+        self._wait_stream(arn)
+        return {"LatestStreamArn": arn}
+
+    def _wait_stream(self, arn: str) -> None:
+        # A mapping needs a stream that is ENABLED, not still ENABLING.
+        streams = self.clients("dynamodbstreams")
+        deadline = time.monotonic() + _SETTLE_TIMEOUT_S
+        while True:
+            status = streams.describe_stream(StreamArn=arn)["StreamDescription"]["StreamStatus"]
+            if status == "ENABLED":
+                return
+            if time.monotonic() > deadline:
+                raise DeployError(f"stream {arn} is still {status}")
+            self.sleep(_RETRY_DELAY_S)
 
     def _wait_table(self, table: str) -> None:
         dynamodb = self.clients("dynamodb")
@@ -328,6 +386,47 @@ class Executor:
         self._tolerate_missing(
             self.clients("lambda").delete_function, FunctionName=p["FunctionName"]
         )
+
+    def _create_event_source_mapping(self, p: dict[str, Any]) -> dict[str, Any]:
+        lambda_ = self.clients("lambda")
+        settings = {k: p[k] for k in _MAPPING_UPDATABLE if k in p}
+        created = self._retry_while_role_propagates(
+            lambda_.create_event_source_mapping,
+            FunctionName=p["FunctionName"],
+            EventSourceArn=p["EventSourceArn"],
+            StartingPosition=p["StartingPosition"],
+            **settings,
+        )
+        self._wait_mapping(created["UUID"])
+        return {"FunctionName": p["FunctionName"], "UUID": created["UUID"]}
+
+    def _update_event_source_mapping(self, p: dict[str, Any]) -> dict[str, Any] | None:
+        if {"EventSourceArn", "StartingPosition"} & set(p["changed"]):
+            # Only a new mapping reads another stream (after the table's stream was replaced)
+            # or starts elsewhere.
+            self._delete_event_source_mapping(p)
+            return self._create_event_source_mapping(p)
+        # Updates fail while the mapping is still Creating or Updating.
+        self._wait_mapping(p["UUID"])
+        changed = {k: p[k] for k in _MAPPING_UPDATABLE if k in p["changed"]}
+        self.clients("lambda").update_event_source_mapping(UUID=p["UUID"], **changed)
+        self._wait_mapping(p["UUID"])
+        return None
+
+    def _delete_event_source_mapping(self, p: dict[str, Any]) -> None:
+        # Deleting is asynchronous (State Deleting); the function can go meanwhile.
+        self._tolerate_missing(self.clients("lambda").delete_event_source_mapping, UUID=p["UUID"])
+
+    def _wait_mapping(self, uuid: str) -> None:
+        lambda_ = self.clients("lambda")
+        deadline = time.monotonic() + _SETTLE_TIMEOUT_S
+        while True:
+            state = lambda_.get_event_source_mapping(UUID=uuid).get("State")
+            if state in _MAPPING_SETTLED:
+                return
+            if time.monotonic() > deadline:
+                raise DeployError(f"event source mapping {uuid} is still {state}")
+            self.sleep(_RETRY_DELAY_S)
 
     def _create_permission(self, p: dict[str, Any]) -> dict[str, Any]:
         self.clients("lambda").add_permission(

@@ -60,6 +60,9 @@ class LocalOptions:
         ws_port: WebSocket API port (0: any free one).
         outputs: Another place to copy the outputs JSON to (it is always in the state dir).
         start_timeout_s: How long to wait for the stack to listen.
+        fanout: `inline` or `stream` (see `bingo-ops serve --help`).
+        board_window_s: The boards' batching window with `stream`.
+        player_window_s: The players' batching window with `stream`.
     """
 
     state_dir: Path
@@ -68,6 +71,9 @@ class LocalOptions:
     ws_port: int = 8001
     outputs: Path | None = None
     start_timeout_s: float = DEFAULT_START_TIMEOUT_S
+    fanout: str = "inline"
+    board_window_s: float = 0.25
+    player_window_s: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -229,6 +235,12 @@ def _serve_command(options: LocalOptions, paths: Paths) -> list[str]:
         str(paths.state_dir),
         "--outputs",
         str(paths.outputs),
+        "--fanout",
+        options.fanout,
+        "--board-window",
+        str(options.board_window_s),
+        "--player-window",
+        str(options.player_window_s),
     ]
 
 

@@ -18,12 +18,14 @@ from botocore.exceptions import ClientError
 
 from bingo_ops.deploy.plan import Found, Observed
 from bingo_ops.deploy.resources import (
-    HANDLERS,
+    ALL_HANDLERS,
+    BROADCASTERS,
     MAPPING_KEY,
     PERMISSION_SID,
     TOKEN_PARAMETERS,
     AwsConfig,
     Names,
+    canonical_pattern,
     canonical_policy,
     function_of_uri,
     integration_name,
@@ -156,8 +158,17 @@ def _observe_table(clients: Clients, names: Names, found: dict[tuple[str, str], 
         return
     table = described["Table"]
     billing = table.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
+    attributes = {"TableName": names.table, "TableArn": table["TableArn"]}
+    # A disabled stream keeps its LatestStreamArn (readable for 24 hours) but gets no new
+    # records: only an enabled stream is one to map.
+    stream = table.get("StreamSpecification") or {}
+    if stream.get("StreamEnabled") and table.get("LatestStreamArn"):
+        stream_spec = {"StreamEnabled": True, "StreamViewType": stream.get("StreamViewType")}
+        attributes["LatestStreamArn"] = table["LatestStreamArn"]
+    else:
+        stream_spec = {"StreamEnabled": False}
     found[("dynamodb_table", names.table)] = Found(
-        attributes={"TableName": names.table, "TableArn": table["TableArn"]},
+        attributes=attributes,
         spec={
             "KeySchema": table["KeySchema"],
             "BillingMode": billing,
@@ -165,6 +176,7 @@ def _observe_table(clients: Clients, names: Names, found: dict[tuple[str, str], 
             "LocalIndexNames": sorted(
                 i["IndexName"] for i in table.get("LocalSecondaryIndexes", [])
             ),
+            "StreamSpecification": stream_spec,
         },
     )
     ttl = dynamodb.describe_time_to_live(TableName=names.table)["TimeToLiveDescription"]
@@ -243,7 +255,7 @@ def _document(value: Any) -> dict[str, Any]:
 def _observe_log_groups(
     clients: Clients, names: Names, found: dict[tuple[str, str], Found]
 ) -> None:
-    wanted = {names.log_group(handler) for handler in HANDLERS}
+    wanted = {names.log_group(handler) for handler in ALL_HANDLERS}
     paginator = clients("logs").get_paginator("describe_log_groups")
     for page in paginator.paginate(logGroupNamePrefix=f"/aws/lambda/{names.base}-"):
         for group in page.get("logGroups", []):
@@ -256,11 +268,13 @@ def _observe_log_groups(
 
 def _observe_functions(clients: Clients, names: Names, found: dict[tuple[str, str], Found]) -> None:
     lambda_ = clients("lambda")
-    for handler in HANDLERS:
+    for handler in ALL_HANDLERS:
         name = names.function(handler)
         configuration = _get(lambda_.get_function_configuration, FunctionName=name)
         if configuration is None:
             continue
+        if handler in BROADCASTERS:
+            _observe_mappings(lambda_, names, handler, found)
         variables = configuration.get("Environment", {}).get("Variables", {})
         found[("lambda_function", name)] = Found(
             attributes={"FunctionName": name, "Arn": configuration["FunctionArn"]},
@@ -293,6 +307,71 @@ def _observe_functions(clients: Clients, names: Names, found: dict[tuple[str, st
                     .get("AWS:SourceArn"),
                 },
             )
+
+
+# How GetEventSourceMapping reports a mapping's settings when it was created without them
+# (defaults: https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-params.html).
+_MAPPING_DEFAULTS: Final[Mapping[str, Any]] = {
+    "FunctionResponseTypes": [],
+    "BisectBatchOnFunctionError": False,
+    "MaximumRetryAttempts": -1,
+    "MaximumRecordAgeInSeconds": -1,
+    "ParallelizationFactor": 1,
+    "MaximumBatchingWindowInSeconds": 0,
+}
+# States of a mapping that is, or is about to be, enabled.
+_ENABLED_STATES: Final = frozenset({"Creating", "Enabling", "Enabled", "Updating"})
+
+
+def mapping_spec(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """An event source mapping's managed settings, shaped like its `Resource.spec`."""
+    spec: dict[str, Any] = {
+        key: mapping.get(key, default) for key, default in _MAPPING_DEFAULTS.items()
+    }
+    spec["EventSourceArn"] = mapping.get("EventSourceArn")
+    spec["StartingPosition"] = mapping.get("StartingPosition")
+    spec["BatchSize"] = mapping.get("BatchSize")
+    filters = (mapping.get("FilterCriteria") or {}).get("Filters") or []
+    spec["FilterCriteria"] = {
+        "Filters": [{"Pattern": canonical_pattern(f["Pattern"])} for f in filters if "Pattern" in f]
+    }
+    spec["Enabled"] = mapping.get("State") in _ENABLED_STATES
+    return spec
+
+
+def _observe_mappings(
+    lambda_: Any, names: Names, handler: str, found: dict[tuple[str, str], Found]
+) -> None:
+    """The broadcaster's event source mappings: the one on this table's stream is ours.
+
+    Should there be several (made by hand), the one on the table's current stream, else the
+    newest, is compared with the plan; the others are found under their UUID, so teardown
+    removes them too and deploy leaves them alone.
+    """
+    function = names.function(handler)
+    table = found.get(("dynamodb_table", names.table))
+    current = table.attributes.get("LatestStreamArn") if table is not None else None
+    mappings: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"FunctionName": function}
+    while True:
+        page = _get(lambda_.list_event_source_mappings, **kwargs)
+        if page is None:
+            break
+        mappings.extend(page.get("EventSourceMappings", []))
+        if not page.get("NextMarker"):
+            break
+        kwargs["Marker"] = page["NextMarker"]
+    ours = [m for m in mappings if f":table/{names.table}/stream/" in m.get("EventSourceArn", "")]
+    ours.sort(key=lambda m: (m.get("EventSourceArn") == current, str(m.get("LastModified", ""))))
+    primary = ours[-1] if ours else None
+    for mapping in mappings:
+        name = names.stream_mapping(handler)
+        if mapping is not primary:
+            name = f"{name} {mapping['UUID']}"
+        found[("event_source_mapping", name)] = Found(
+            attributes={"FunctionName": function, "UUID": mapping["UUID"]},
+            spec=mapping_spec(mapping),
+        )
 
 
 def _observe_apis(clients: Clients, config: AwsConfig, found: dict[tuple[str, str], Found]) -> None:

@@ -1,8 +1,10 @@
 """The planner: (desired resources, observed state) -> ordered actions. Pure; no AWS calls.
 
-Deploy creates what is missing and updates what drifted; it never deletes. Teardown deletes
-what exists, in reverse dependency order. Values that depend on resources not created yet stay
-`Ref`s in an action's details; the executor resolves them as it goes.
+Deploy creates what is missing and updates what drifted; it deletes only what the desired
+state marks `absent` (the broadcasters with fan-out `inline`), after everything else and
+dependents first. Teardown deletes what exists, in reverse dependency order. Values that
+depend on resources not created yet stay `Ref`s in an action's details; the executor resolves
+them as it goes.
 """
 
 from __future__ import annotations
@@ -22,7 +24,13 @@ IMMUTABLE: Final[Mapping[str, frozenset[str]]] = {
     "websocket_api": frozenset({"ProtocolType"}),
     "http_api": frozenset({"ProtocolType"}),
 }
-_SUMMARY_LIMIT = 100
+# Attributes an update of a property replaces: later resources must not plan with the old
+# value (re-enabling a table's stream gives it a new ARN, which the mappings must follow).
+REPLACES: Final[Mapping[str, Mapping[str, frozenset[str]]]] = {
+    "dynamodb_table": {"StreamSpecification": frozenset({"LatestStreamArn"})},
+}
+# Long enough for an update and its note (a window rounded to whole seconds).
+_SUMMARY_LIMIT = 160
 
 
 class DriftError(ValueError):
@@ -83,19 +91,31 @@ class Action:
 
 
 def summary(action: Action) -> str:
-    """A one-line description of an action (changed properties for an update)."""
+    """A one-line description of an action (changed properties for an update).
+
+    An update shows a number or flag that changed as `old -> new`; an action with a `note`
+    (a window rounded to whole seconds) leads with it.
+    """
     label = str(action.details.get("label", ""))
+    note = str(action.details.get("note", ""))
     if action.verb != "update":
-        return _shorten(label)
+        return _shorten(f"{note}; {label}" if note and label else note or label)
     previous = action.details.get("previous", {})
     changes = []
     for key in action.details.get("changed", []):
+        old, new = previous.get(key), action.details.get(key)
         if key == "CodeSha256":
-            old, new = previous.get(key) or "none", action.details[key]
-            changes.append(f"code {str(old)[:8]}… -> {str(new)[:8]}…")
+            changes.append(f"code {str(old or 'none')[:8]}… -> {str(new)[:8]}…")
+        elif _scalar(old) and _scalar(new):
+            changes.append(f"{key} {old} -> {new}")
         else:
             changes.append(key)
-    return _shorten("update " + ", ".join(changes))
+    text = "update " + ", ".join(changes)
+    return _shorten(f"{text}; {note}" if note else text)
+
+
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, bool | int | float)
 
 
 def _shorten(text: str) -> str:
@@ -176,20 +196,29 @@ def plan_deploy(desired: Iterable[Resource], observed: Observed) -> list[Action]
         observed: What exists.
 
     Returns:
-        The actions in `desired`'s order; empty when everything matches.
+        The creates and updates in `desired`'s order, then the deletes of what is marked
+        `absent` and exists, in `TEARDOWN_KINDS` order; empty when everything matches.
 
     Raises:
         DriftError: An immutable property (a table's key schema, an API's protocol) differs.
     """
     known = observed.known()
     actions: list[Action] = []
+    deletes: list[Action] = []
     for resource in desired:
         identity = resolve(resource.identity, known)
-        spec = resolve(resource.spec, known)
         found = observed.resources.get((resource.kind, resource.name))
+        if resource.absent:
+            if found is not None:
+                details = {**identity, **found.attributes, "label": resource.label}
+                deletes.append(Action("delete", resource.kind, resource.name, details))
+            continue
+        spec = resolve(resource.spec, known)
         if found is None:
             details = {**identity, **spec, **resolve(resource.create, known)}
             details["label"] = resource.label
+            if resource.note:
+                details["note"] = resource.note
             actions.append(Action("create", resource.kind, resource.name, details))
             continue
         changed = {
@@ -203,17 +232,27 @@ def plan_deploy(desired: Iterable[Resource], observed: Observed) -> list[Action]
                 f"{resource.kind} {resource.name!r}: {', '.join(frozen)} cannot change in place; "
                 "tear the stage down and deploy again"
             )
-        details = {**identity, **found.attributes, **spec}
+        details = {**identity, **found.attributes, **spec, **resolve(resource.create, known)}
         details["changed"] = sorted(changed)
         details["previous"] = {key: found.spec.get(key) for key in sorted(changed)}
         details["label"] = resource.label
+        if resource.note:
+            details["note"] = resource.note
         actions.append(Action("update", resource.kind, resource.name, details))
-    return actions
+        replaced = set().union(
+            *(REPLACES.get(resource.kind, {}).get(key, frozenset()) for key in changed)
+        )
+        if replaced:
+            key = (resource.kind, resource.name)
+            known[key] = {k: v for k, v in known[key].items() if k not in replaced}
+    deletes.sort(key=lambda action: TEARDOWN_KINDS.index(action.kind))
+    return actions + deletes
 
 
 _TEARDOWN_LABELS: Final[Mapping[str, str]] = {
     "websocket_api": "with its routes, integrations, authorizer and stage",
     "http_api": "with its routes, integration and stage",
+    "event_source_mapping": "the stream stops invoking its function",
     "lambda_function": "with its invoke permission",
     "iam_role": "with its inline policy",
     "ssm_parameter": "the keyring is gone for good: tokens it signed stop verifying",

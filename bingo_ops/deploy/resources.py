@@ -3,23 +3,40 @@
 Nothing here calls AWS. `desired_resources` describes every resource of a stage in dependency
 order; values only known once another resource exists (an API id, a role ARN) are `Ref`s that
 the planner fills in from what it observed and the executor from what it created.
+
+Fan-out on AWS (`AwsConfig.fanout`, default `stream`; every function gets `BINGO_FANOUT`):
+the HTTP and WebSocket handlers only write. Each event item they insert (`sk` = `EVENT#...`)
+appears on the table's DynamoDB stream, which two event source mappings read, one per audience:
+`broadcast_boards` (window `board_window_s`, 0.25 s -> 0 s on AWS: as soon as the poller reads
+the shard, about 4 times a second) and `broadcast_players` (`player_window_s`, 2 s). Two
+mappings because a mapping has one batching window, and boards want news fast while players'
+phones want few messages; each function is also metered on its own. Trailing guarantee: a
+record reaches an invocation within its window, and that invocation reads the game's state as
+it is then, so the last change reaches every subscriber within W; idle games invoke nothing.
+KEYS_ONLY suffices (the keys name the game and seq; the broadcaster reads the rest from the
+table) and keeps stream records small. `inline` reproduces the per-mark posting: no
+broadcasters, no mappings (removed if present); the stream stays enabled, unread and free.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
+from backend.adapters.dynamodb_keys import EVENT_SK_PREFIX
 from backend.adapters.gateway_management_api import management_endpoint
 from backend.adapters.store_dynamodb import TTL_ATTRIBUTE, table_definition
 from backend.handlers import http_api, ws_message
+from backend.services.context import FanoutMode
 
-# The Lambda handlers, by the short name outputs and function names use.
+# The Lambda handlers API Gateway invokes, by the short name outputs and function names use.
 HANDLERS: Final[Mapping[str, str]] = {
     "ws_authorizer": "backend.handlers.ws_authorizer.handler",
     "ws_connect": "backend.handlers.ws_connect.handler",
@@ -27,6 +44,14 @@ HANDLERS: Final[Mapping[str, str]] = {
     "ws_message": "backend.handlers.ws_message.handler",
     "http_api": "backend.handlers.http_api.handler",
 }
+# The broadcasters the table's stream invokes (fan-out `stream` only), one per audience.
+BROADCASTERS: Final[Mapping[str, str]] = {
+    "broadcast_boards": "backend.handlers.stream_broadcast.boards_handler",
+    "broadcast_players": "backend.handlers.stream_broadcast.players_handler",
+}
+# Every function a stage may have: observe and teardown look for all of them.
+ALL_HANDLERS: Final[Mapping[str, str]] = {**HANDLERS, **BROADCASTERS}
+AUDIENCES: Final[Mapping[str, str]] = {"broadcast_boards": "boards", "broadcast_players": "players"}
 RUNTIME: Final = "python3.12"
 # Lambda keeps logs forever unless told otherwise; a month covers any post-event analysis.
 LOG_RETENTION_DAYS: Final = 30
@@ -51,6 +76,30 @@ LAMBDA_PRINCIPAL: Final = "lambda.amazonaws.com"
 APIGATEWAY_PRINCIPAL: Final = "apigateway.amazonaws.com"
 PERMISSION_SID: Final = "apigateway-invoke"
 
+# The broadcaster reads everything from the table: the keys of the new item are enough
+# (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html).
+STREAM_SPECIFICATION: Final[Mapping[str, Any]] = {
+    "StreamEnabled": True,
+    "StreamViewType": "KEYS_ONLY",
+}
+# Event source mapping settings for a DynamoDB stream
+# (https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html,
+# https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html):
+# MaximumBatchingWindowInSeconds is whole seconds, 0-300.
+MAX_BATCHING_WINDOW_S: Final = 300
+STREAM_BATCH_SIZE: Final = 100
+# A failing batch is split in two and retried (a poison record ends up alone), three times...
+STREAM_MAX_RETRIES: Final = 3
+# ... but never for records older than a minute: a stale leaderboard is worthless, and the next
+# event of the game carries the current state anyway.
+STREAM_MAX_RECORD_AGE_S: Final = 60
+# Only inserts of event items invoke a broadcaster; Lambda drops the rest before invoking, for
+# free (https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html).
+EVENT_FILTER: Final[Mapping[str, Any]] = {
+    "eventName": ["INSERT"],
+    "dynamodb": {"Keys": {"sk": {"S": [{"prefix": EVENT_SK_PREFIX}]}}},
+}
+
 # What the DynamoDB adapter does, and nothing else: its calls (GetItem, BatchGetItem, Query,
 # PutItem, BatchWriteItem, TransactWriteItems) and, because a transaction is authorised per
 # entry, the Put/Update/Delete/ConditionCheck inside its transactions
@@ -67,10 +116,18 @@ DYNAMODB_ACTIONS: Final = (
     "dynamodb:TransactWriteItems",
     "dynamodb:UpdateItem",
 )
+# Reading the table's stream (the broadcasters' event source mappings).
+STREAM_ACTIONS: Final = (
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+)
 
 # Deploy creates in this order (each kind only needs kinds before it); teardown deletes the
-# top-level kinds in reverse. Routes, integrations, the authorizer and stages go with their API,
-# permissions with their function, TTL with its table.
+# top-level kinds in reverse, event source mappings before the functions they invoke. Routes,
+# integrations, the authorizer and stages go with their API, permissions with their function,
+# TTL and the stream with their table.
 KIND_ORDER: Final = (
     "dynamodb_table",
     "ttl",
@@ -81,6 +138,7 @@ KIND_ORDER: Final = (
     "iam_role",
     "log_group",
     "lambda_function",
+    "event_source_mapping",
     "authorizer",
     "integration",
     "ws_route",
@@ -94,6 +152,7 @@ TEARDOWN_KINDS: Final = (
     "domain_name",
     "http_api",
     "websocket_api",
+    "event_source_mapping",
     "lambda_function",
     "log_group",
     "iam_role",
@@ -124,11 +183,18 @@ class AwsConfig:
         certificate_arn: The ACM certificate (in `region`) for the custom domains.
         memory_mb: Lambda memory size.
         timeout_s: Lambda timeout.
+        fanout: `stream` (writers only write; the broadcaster functions fan out from the
+            table's stream, coalesced per audience) or `inline` (the writing invocation posts
+            to every subscriber, per event: the original behaviour, kept for comparison).
+        board_window_s: The public boards' batching window. AWS takes whole seconds, so it is
+            rounded down (0.25 -> 0: as soon as the poller reads the shard).
+        player_window_s: The players' batching window (rounded down the same way).
 
     Raises:
         ValueError: A name part is not 1-31 lower-case letters, digits or '-' (it starts every
             resource name and the domain names), a domain is given without a
-            certificate (or the reverse), or memory/timeout are outside Lambda's limits.
+            certificate (or the reverse), memory/timeout are outside Lambda's limits, the
+            fan-out mode is unknown or a window is outside 0-300 s.
     """
 
     stage: str
@@ -138,6 +204,9 @@ class AwsConfig:
     certificate_arn: str | None = None
     memory_mb: int = 256
     timeout_s: int = 10
+    fanout: str = FanoutMode.STREAM.value
+    board_window_s: float = 0.25
+    player_window_s: float = 2.0
 
     def __post_init__(self) -> None:
         for label, value in (("stage", self.stage), ("prefix", self.prefix)):
@@ -147,7 +216,7 @@ class AwsConfig:
                 )
         if not self.region:
             raise ValueError("a region is required")
-        longest = Names(self).function("ws_disconnect")
+        longest = max((Names(self).function(h) for h in ALL_HANDLERS), key=len)
         if len(longest) > _MAX_NAME:
             raise ValueError(f"prefix and stage are too long: {longest!r} exceeds 64 characters")
         if (self.domain is None) != (self.certificate_arn is None):
@@ -159,6 +228,25 @@ class AwsConfig:
             raise ValueError("memory_mb must be 128-10240")
         if not 1 <= self.timeout_s <= 900:
             raise ValueError("timeout_s must be 1-900")
+        modes = tuple(mode.value for mode in FanoutMode)
+        if self.fanout not in modes:
+            raise ValueError(f"fanout must be one of {', '.join(modes)}, got {self.fanout!r}")
+        for label, window in (
+            ("board_window_s", self.board_window_s),
+            ("player_window_s", self.player_window_s),
+        ):
+            # `not <=` also refuses NaN.
+            if not 0 <= window <= MAX_BATCHING_WINDOW_S:
+                raise ValueError(f"{label} must be 0-{MAX_BATCHING_WINDOW_S} seconds")
+
+    @property
+    def streams(self) -> bool:
+        """Whether the broadcasters fan out from the table's stream."""
+        return self.fanout == FanoutMode.STREAM.value
+
+    def window_s(self, handler: str) -> float:
+        """The batching window a broadcaster asked for, in (fractional) seconds."""
+        return self.board_window_s if handler == "broadcast_boards" else self.player_window_s
 
 
 @dataclass(frozen=True)
@@ -213,6 +301,10 @@ class Names:
     def log_group(self, handler: str) -> str:
         """The log group Lambda writes a handler's logs to."""
         return f"/aws/lambda/{self.function(handler)}"
+
+    def stream_mapping(self, handler: str) -> str:
+        """The event source mapping from the table's stream to a broadcaster."""
+        return f"{self.table}/stream -> {self.function(handler)}"
 
     @property
     def websocket_domain(self) -> str | None:
@@ -269,6 +361,8 @@ class Resource:
         identity: Where the resource lives (its API, its function); needed by every call.
         create: Sent only when creating (tags, the table's full definition).
         label: A one-line description for the plan table.
+        note: Why a value is what it is (a rounding), shown with a create or an update.
+        absent: The resource must not exist (deploy deletes it if it does); `spec` is unused.
     """
 
     kind: str
@@ -277,6 +371,8 @@ class Resource:
     identity: dict[str, Any] = field(default_factory=dict)
     create: dict[str, Any] = field(default_factory=dict)
     label: str = ""
+    note: str = ""
+    absent: bool = False
 
 
 def code_sha256(bundle: bytes) -> str:
@@ -370,6 +466,43 @@ def _invoke_uri(partition: str, region: str, function_arn: str) -> str:
     )
 
 
+def functions(config: AwsConfig) -> dict[str, str]:
+    """The handlers the stage deploys as functions: the API's, plus the broadcasters on `stream`."""
+    return {**HANDLERS, **BROADCASTERS} if config.streams else dict(HANDLERS)
+
+
+def batching_window(window_s: float) -> int:
+    """`MaximumBatchingWindowInSeconds` for a window: AWS takes whole seconds, so round down.
+
+    Rounding down keeps the promise "within W"; rounding up would break it.
+    """
+    return min(MAX_BATCHING_WINDOW_S, max(0, math.floor(window_s)))
+
+
+def window_note(audience: str, window_s: float) -> str:
+    """What a window becomes on AWS, for the plan's summary (`boards window 0.25 s -> 0 s ...`)."""
+    seconds = batching_window(window_s)
+    note = f"{audience} window {window_s:g} s -> {seconds} s"
+    if seconds == 0:
+        # With no window the poller invokes as soon as it reads records; it polls each shard
+        # about 4 times a second (https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html).
+        return note + ": as soon as the poller reads the shard, about 4 times a second"
+    if seconds != window_s:
+        return note + " (whole seconds, rounded down)"
+    return note
+
+
+def event_filter_pattern() -> str:
+    """The filter pattern, as the JSON string `FilterCriteria` carries (keys sorted, compact)."""
+    return canonical_pattern(EVENT_FILTER)
+
+
+def canonical_pattern(pattern: Mapping[str, Any] | str) -> str:
+    """A filter pattern as compact JSON with sorted keys, so equal patterns compare equal."""
+    value = json.loads(pattern) if isinstance(pattern, str) else pattern
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
 def tags(config: AwsConfig) -> dict[str, str]:
     """The tags every created resource carries (cost allocation, finding a stage's resources)."""
     return {"bingo:prefix": config.prefix, "bingo:stage": config.stage}
@@ -397,9 +530,23 @@ def role_policy(config: AwsConfig, *, account: str, partition: str) -> dict[str,
     ]
     log_groups = [
         _arn(partition, "logs", region, account, f"log-group:{names.log_group(handler)}")
-        for handler in HANDLERS
+        for handler in functions(config)
     ]
     ws_api_id = Ref("websocket_api", names.websocket_api, "ApiId")
+    stream: list[dict[str, Any]] = []
+    if config.streams:
+        stream.append(
+            {
+                # What the event source mappings' pollers do with the role of the function
+                # they invoke, on this table's streams only
+                # (https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html,
+                # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/iam-policy-example-lamda-process-dynamodb-streams.html).
+                "Sid": "Stream",
+                "Effect": "Allow",
+                "Action": list(STREAM_ACTIONS),
+                "Resource": [f"{table_arn}/stream/*"],
+            }
+        )
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -440,6 +587,7 @@ def role_policy(config: AwsConfig, *, account: str, partition: str) -> dict[str,
                 "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
                 "Resource": log_groups + [f"{arn}:*" for arn in log_groups],
             },
+            *stream,
         ],
     }
 
@@ -471,6 +619,7 @@ def environment(config: AwsConfig) -> dict[str, Any]:
         "BINGO_GATEWAY": "management_api",
         "BINGO_MANAGEMENT_ENDPOINT": Ref("websocket_api", names.websocket_api, "ManagementUrl"),
         "BINGO_TOKEN_SSM_PREFIX": names.ssm_prefix,
+        "BINGO_FANOUT": config.fanout,
     }
 
 
@@ -498,7 +647,8 @@ def desired_resources(
         partition: The ARN partition of the region.
 
     Returns:
-        The resources; creating them in this order never needs one that comes later.
+        The resources; creating them in this order never needs one that comes later. With
+        fan-out `inline`, the broadcasters and their mappings come as `absent` resources.
     """
     names = Names(config)
     region = config.region
@@ -516,7 +666,12 @@ def desired_resources(
     role_arn = f"arn:{partition}:iam::{account}:role/{names.role}"
     out: list[Resource] = []
 
-    definition = table_definition(names.table)
+    # The stream is on in both fan-out modes: switching modes then never replaces it (a new
+    # stream gets a new ARN), and a stream nobody reads costs nothing.
+    definition = {
+        **table_definition(names.table),
+        "StreamSpecification": dict(STREAM_SPECIFICATION),
+    }
     indexes = sorted(i["IndexName"] for i in definition.get("GlobalSecondaryIndexes", []))
     out.append(
         Resource(
@@ -529,11 +684,13 @@ def desired_resources(
                 "LocalIndexNames": sorted(
                     i["IndexName"] for i in definition.get("LocalSecondaryIndexes", [])
                 ),
+                "StreamSpecification": dict(STREAM_SPECIFICATION),
             },
             identity={"TableName": names.table},
             create={"Definition": definition, "Tags": tagged},
             label=f"{definition.get('BillingMode', 'PROVISIONED')}; indexes: "
-            + (", ".join(indexes) or "none"),
+            + (", ".join(indexes) or "none")
+            + f"; stream {STREAM_SPECIFICATION['StreamViewType']}",
         )
     )
     out.append(
@@ -616,7 +773,8 @@ def desired_resources(
             label="assumed by Lambda; inline policy: table, @connections, token keys, logs",
         )
     )
-    for handler in HANDLERS:
+    deployed = functions(config)
+    for handler in deployed:
         out.append(
             Resource(
                 "log_group",
@@ -628,7 +786,7 @@ def desired_resources(
             )
         )
     env = environment(config)
-    for handler, entry in HANDLERS.items():
+    for handler, entry in deployed.items():
         out.append(
             Resource(
                 "lambda_function",
@@ -647,6 +805,19 @@ def desired_resources(
                 label=f"{entry}, {RUNTIME}, {config.memory_mb} MB, {config.timeout_s} s",
             )
         )
+    out.extend(_stream_mappings(config))
+    if not config.streams:
+        for handler in BROADCASTERS:
+            out.append(
+                Resource(
+                    "lambda_function",
+                    names.function(handler),
+                    spec={},
+                    identity={"FunctionName": names.function(handler)},
+                    label="fan-out inline: no broadcaster",
+                    absent=True,
+                )
+            )
     authorizer_fn = names.function("ws_authorizer")
     out.append(
         Resource(
@@ -787,6 +958,64 @@ def desired_resources(
     return out
 
 
+def _stream_mappings(config: AwsConfig) -> list[Resource]:
+    """The event source mappings from the table's stream to each broadcaster (or their absence).
+
+    Settings: https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html and
+    https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html; the filter:
+    https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html.
+    """
+    names = Names(config)
+    out: list[Resource] = []
+    for handler in BROADCASTERS:
+        fn = names.function(handler)
+        name = names.stream_mapping(handler)
+        if not config.streams:
+            out.append(
+                Resource(
+                    "event_source_mapping",
+                    name,
+                    spec={},
+                    identity={"FunctionName": fn},
+                    label="fan-out inline: the stream feeds no broadcaster",
+                    absent=True,
+                )
+            )
+            continue
+        window = batching_window(config.window_s(handler))
+        out.append(
+            Resource(
+                "event_source_mapping",
+                name,
+                spec={
+                    # The stream's ARN is known once streaming is on (it changes if the
+                    # stream is ever replaced, and the mapping moves with it).
+                    "EventSourceArn": Ref("dynamodb_table", names.table, "LatestStreamArn"),
+                    # News from now on: a broadcaster never replays a day of old events.
+                    "StartingPosition": "LATEST",
+                    "BatchSize": STREAM_BATCH_SIZE,
+                    "MaximumBatchingWindowInSeconds": window,
+                    "FilterCriteria": {"Filters": [{"Pattern": event_filter_pattern()}]},
+                    # The handler reports per-record failures; a failing batch is halved and
+                    # retried a bounded number of times, never past a minute.
+                    "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                    "BisectBatchOnFunctionError": True,
+                    "MaximumRetryAttempts": STREAM_MAX_RETRIES,
+                    "MaximumRecordAgeInSeconds": STREAM_MAX_RECORD_AGE_S,
+                    # One batch per shard at a time: a game's events (one partition key, one
+                    # shard) reach the broadcaster in order.
+                    "ParallelizationFactor": 1,
+                    "Enabled": True,
+                },
+                identity={"FunctionName": fn},
+                label=f"INSERT of {EVENT_SK_PREFIX}* items, batch {STREAM_BATCH_SIZE}, "
+                f"window {window} s, LATEST",
+                note=window_note(AUDIENCES[handler], config.window_s(handler)),
+            )
+        )
+    return out
+
+
 def outputs(
     config: AwsConfig, known: Mapping[tuple[str, str], Mapping[str, Any]]
 ) -> dict[str, Any]:
@@ -812,11 +1041,17 @@ def outputs(
         "metricsUrl": None,
         "table": names.table,
         "role": names.role,
-        "functions": {handler: names.function(handler) for handler in HANDLERS},
+        "functions": {handler: names.function(handler) for handler in functions(config)},
+        "fanout": config.fanout,
         "websocketApiId": ws["ApiId"],
         "httpApiId": http["ApiId"],
         "parameters": {kind: names.parameter(kind) for kind in TOKEN_PARAMETERS},
     }
+    if config.streams:
+        # What AWS batches on (whole seconds), by audience.
+        result["batchingWindowS"] = {
+            AUDIENCES[h]: batching_window(config.window_s(h)) for h in BROADCASTERS
+        }
     if names.websocket_domain and names.http_domain:
         ws_mapping = known[("api_mapping", mapping_name(names.websocket_domain, MAPPING_KEY))]
         http_mapping = known[("api_mapping", mapping_name(names.http_domain, MAPPING_KEY))]

@@ -141,8 +141,13 @@ def aws_config(
     certificate_arn: str | None = None,
     memory_mb: int = 256,
     timeout_s: int = 10,
+    fanout: str = "stream",
+    board_window_s: float = 0.25,
+    player_window_s: float = 2.0,
 ) -> AwsConfig:
     """The AWS stage configuration (imports the AWS deployer).
+
+    `fanout` (`stream` or `inline`) and the two batching windows are described on `AwsConfig`.
 
     Raises:
         ValueError: The configuration is not deployable (see `AwsConfig`).
@@ -157,6 +162,9 @@ def aws_config(
         certificate_arn=certificate_arn,
         memory_mb=memory_mb,
         timeout_s=timeout_s,
+        fanout=fanout,
+        board_window_s=board_window_s,
+        player_window_s=player_window_s,
     )
 
 

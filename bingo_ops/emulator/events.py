@@ -1,19 +1,27 @@
-"""The one module that builds API Gateway events and Lambda contexts for the real handlers.
+"""The one module that builds AWS events and Lambda contexts for the real handlers.
 
 Shapes follow AWS's documentation and captured events (see tests/events/README.md): a REQUEST
-authorizer event for WebSocket $connect, WebSocket proxy events (CONNECT, DISCONNECT, MESSAGE)
-and HTTP API payload format 2.0 events.
+authorizer event for WebSocket $connect, WebSocket proxy events (CONNECT, DISCONNECT, MESSAGE),
+HTTP API payload format 2.0 events, and DynamoDB Streams batches as an event source mapping
+delivers them.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
+
+from backend.adapters.dynamodb_keys import event_item_keys
+
+if TYPE_CHECKING:
+    from backend.adapters.store_sqlite import Change
 
 API_ID = "local"
 ACCOUNT_ID = "000000000000"
@@ -233,3 +241,75 @@ def query_string(params: dict[str, Any]) -> str:
 def millis_now() -> int:
     """The current time in epoch milliseconds, as API Gateway stamps events."""
     return int(time.time() * 1000)
+
+
+# -- DynamoDB Streams ---------------------------------------------------------------------------
+# Stream sequence numbers are decimal strings of 21 to 40 digits that grow within a shard
+# (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_streams_StreamRecord.html).
+STREAM_SEQUENCE_DIGITS = 21
+LOCAL_TABLE = "bingo-local"
+
+
+def stream_label(epoch_s: float) -> str:
+    """A stream label as DynamoDB makes them: the stream's creation time, to the millisecond."""
+    millis = int(epoch_s * 1000) % 1000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch_s)) + f".{millis:03d}"
+
+
+@dataclass(frozen=True)
+class StreamSite:
+    """Where a table's stream lives: the values every stream record repeats."""
+
+    table: str = LOCAL_TABLE
+    label: str = field(default_factory=lambda: stream_label(time.time()))
+    region: str = REGION
+    account_id: str = ACCOUNT_ID
+
+    @property
+    def arn(self) -> str:
+        """The stream's ARN, the records' `eventSourceARN`."""
+        return (
+            f"arn:aws:dynamodb:{self.region}:{self.account_id}:table/{self.table}"
+            f"/stream/{self.label}"
+        )
+
+
+def _keys_size(keys: dict[str, dict[str, str]]) -> int:
+    # An item's size is the UTF-8 length of its attribute names and values
+    # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html).
+    return sum(len(n.encode()) + sum(len(v.encode()) for v in a.values()) for n, a in keys.items())
+
+
+def stream_record(site: StreamSite, change: Change) -> dict[str, Any]:
+    """The `KEYS_ONLY` stream record of one event insert, as Lambda hands it over."""
+    keys = event_item_keys(change.game_id, change.seq)
+    sequence = f"{change.change_id:0{STREAM_SEQUENCE_DIGITS}d}"
+    return {
+        # A hex digest per record; stable for a record, so a retried batch repeats its ids.
+        "eventID": hashlib.md5(
+            f"{site.arn}/{sequence}".encode(), usedforsecurity=False
+        ).hexdigest(),
+        "eventName": "INSERT",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": site.region,
+        "dynamodb": {
+            # Epoch seconds, rounded down to the second on DynamoDB Streams.
+            "ApproximateCreationDateTime": float(int(change.created_at)),
+            "Keys": keys,
+            "SequenceNumber": sequence,
+            "SizeBytes": _keys_size(keys),
+            "StreamViewType": "KEYS_ONLY",
+        },
+        "eventSourceARN": site.arn,
+    }
+
+
+def dynamodb_stream_event(site: StreamSite, changes: Iterable[Change]) -> dict[str, Any]:
+    """A DynamoDB Streams batch event for an event source mapping's function.
+
+    Shape: https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html (and the captured
+    tests/events/dynamodb_stream_keys_only.json). Only inserts of event items reach the
+    broadcasters (the mapping's filter), so every record here is one.
+    """
+    return {"Records": [stream_record(site, change) for change in changes]}

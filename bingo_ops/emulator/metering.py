@@ -3,6 +3,8 @@
 Lambda: invocations, cold starts and billed milliseconds per function. Cold starts are modelled
 by concurrency: an invocation reuses an idle warm container of its function, or else starts a
 new one (a cold start); containers idle longer than `container_idle_s` are reclaimed.
+Event source mappings (the emulated DynamoDB stream): batches, records, retries and skips per
+mapping; their invocations are metered as those of any other function.
 API Gateway: WebSocket messages in and out counted in 32 KB units, connection-minutes, HTTP API
 requests in 512 KB units, and `@connections` management calls by result
 (https://aws.amazon.com/api-gateway/pricing/, https://aws.amazon.com/lambda/pricing/).
@@ -67,6 +69,27 @@ class FunctionMeter:
         }
 
 
+@dataclass
+class MappingMeter:
+    """Counts for one event source mapping."""
+
+    batches: int = 0
+    records: int = 0
+    retries: int = 0
+    skipped_batches: int = 0
+    skipped_records: int = 0
+
+    def view(self) -> dict[str, Any]:
+        """JSON view."""
+        return {
+            "batches": self.batches,
+            "records": self.records,
+            "retries": self.retries,
+            "skippedBatches": self.skipped_batches,
+            "skippedRecords": self.skipped_records,
+        }
+
+
 class Meter:
     """Thread-safe counters of everything the local stack would be billed for.
 
@@ -100,6 +123,7 @@ class Meter:
         self.http_requests = 0
         self.http_units = 0
         self.management_calls: Counter[str] = Counter()
+        self.mappings: dict[str, MappingMeter] = {}
 
     # -- Lambda -------------------------------------------------------------------------------
     def start_invocation(self, function: str) -> tuple[object, bool]:
@@ -140,6 +164,20 @@ class Meter:
             meter.billed_ms += max(1, math.ceil(duration_s * 1000))
             if route is not None:
                 meter.routes[route] += 1
+
+    def stream_batch(
+        self, mapping: str, *, records: int = 0, retried: bool = False, skipped: int = 0
+    ) -> None:
+        """An event source mapping delivered `records`, retried a batch, or skipped one."""
+        with self._lock:
+            meter = self.mappings.setdefault(mapping, MappingMeter())
+            if records:
+                meter.batches += 1
+                meter.records += records
+            meter.retries += int(retried)
+            if skipped:
+                meter.skipped_batches += 1
+                meter.skipped_records += skipped
 
     # -- API Gateway ------------------------------------------------------------------------
     def connection_opened(self, connection_id: str) -> None:
@@ -195,7 +233,7 @@ class Meter:
         minutes = self.connection_minutes()
         with self._lock:
             functions = {name: m.view() for name, m in sorted(self.functions.items())}
-            return {
+            snapshot: dict[str, Any] = {
                 "elapsedSeconds": round(self.clock() - self._started, 3),
                 "lambda": {
                     "functions": functions,
@@ -219,3 +257,9 @@ class Meter:
                 "http": {"requests": self.http_requests, "units": self.http_units},
                 "managementApi": dict(sorted(self.management_calls.items())),
             }
+            # Only a stack with stream fan-out has mappings; others keep their usual snapshot.
+            if self.mappings:
+                snapshot["eventSourceMappings"] = {
+                    name: m.view() for name, m in sorted(self.mappings.items())
+                }
+            return snapshot

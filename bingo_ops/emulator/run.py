@@ -7,7 +7,7 @@ import signal
 from pathlib import Path
 from typing import Any, TextIO
 
-from bingo_ops.emulator.server import ManagementMode, StackOptions, serve_forever
+from bingo_ops.emulator.server import FanoutOption, ManagementMode, StackOptions, serve_forever
 
 
 def options_from(
@@ -20,6 +20,9 @@ def options_from(
     idle_timeout_s: float,
     hard_timeout_s: float,
     outputs: Path | None,
+    fanout: FanoutOption = "inline",
+    board_window_s: float = 0.25,
+    player_window_s: float = 2.0,
 ) -> StackOptions:
     """Stack options from the CLI's values."""
     return StackOptions(
@@ -31,6 +34,9 @@ def options_from(
         idle_timeout_s=idle_timeout_s,
         hard_timeout_s=hard_timeout_s,
         outputs=outputs,
+        fanout=fanout,
+        board_window_s=board_window_s,
+        player_window_s=player_window_s,
     )
 
 

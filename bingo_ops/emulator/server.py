@@ -21,14 +21,23 @@ from websockets.asyncio.server import Server, serve
 from backend import wiring
 from backend.adapters.gateway_management_api import ManagementApiGateway
 from backend.adapters.store_sqlite import SqliteStore
+from backend.handlers import stream_broadcast
 from backend.ports.gateway import ConnectionGateway
 from backend.ports.store import Store
-from backend.services.context import Deps
+from backend.services.context import Deps, FanoutMode
 from bingo_ops.emulator.connections import InProcessGateway, Registry
-from bingo_ops.emulator.events import WsSite
+from bingo_ops.emulator.events import StreamSite, WsSite
 from bingo_ops.emulator.http_app import METRICS_PATH, HttpApp
 from bingo_ops.emulator.lambdas import LambdaRuntime
 from bingo_ops.emulator.metering import DEFAULT_CONTAINER_IDLE_S, Meter
+from bingo_ops.emulator.streams import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_POLL_S,
+    ChangeLog,
+    EventSourceMapping,
+    MappingConfig,
+)
 from bingo_ops.emulator.websocket_api import (
     HARD_TIMEOUT_S,
     IDLE_TIMEOUT_S,
@@ -39,6 +48,10 @@ from bingo_ops.emulator.websocket_api import (
 from bingo_ops.state import StateDir
 
 ManagementMode = Literal["inprocess", "http"]
+FanoutOption = Literal["inline", "stream"]
+# The broadcaster functions and the event source mapping of each (one per audience).
+BOARDS_FUNCTION = "broadcast_boards"
+PLAYERS_FUNCTION = "broadcast_players"
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,20 @@ class StackOptions:
         store_env: Build the store from these `backend.wiring` variables instead of the
             state dir's SQLite file (e.g. `BINGO_STORE=dynamodb`, `BINGO_TABLE=...`), so the
             same handlers run over the DynamoDB adapter.
+        fanout: `inline` (the writing invocation posts to every subscriber, per event) or
+            `stream` (writers only write; `broadcast_boards` and `broadcast_players` run from
+            event source mappings on the store's change log, as DynamoDB Streams triggers them
+            on AWS; see `bingo_ops.emulator.streams`). SQLite store only.
+        board_window_s: The boards mapping's batching window (MaximumBatchingWindowInSeconds;
+            AWS takes whole seconds, the emulator any fraction).
+        player_window_s: The players mapping's batching window.
+        stream_poll_s: How often the emulated stream is read while idle. AWS's poller reads a
+            shard about 4 times a second; reading more often here makes a window of 0 mean
+            "at once" and keeps tests quick.
+        stream_batch_size: Records per invocation at most (BatchSize; 100 is AWS's default
+            for DynamoDB streams).
+        stream_max_retries: Retries of a failed batch before it is skipped
+            (MaximumRetryAttempts).
     """
 
     state_dir: Path
@@ -77,6 +104,34 @@ class StackOptions:
     container_idle_s: float = DEFAULT_CONTAINER_IDLE_S
     outputs: Path | None = None
     store_env: Mapping[str, str] | None = None
+    fanout: FanoutOption = "inline"
+    board_window_s: float = 0.25
+    player_window_s: float = 2.0
+    stream_poll_s: float = DEFAULT_POLL_S
+    stream_batch_size: int = DEFAULT_BATCH_SIZE
+    stream_max_retries: int = DEFAULT_MAX_RETRIES
+
+    def mapping_configs(self) -> list[MappingConfig]:
+        """The event source mappings `fanout="stream"` starts (none for `inline`).
+
+        Raises:
+            ValueError: a window, batch size or poll interval out of range.
+        """
+        if self.fanout == "inline":
+            return []
+        common: dict[str, Any] = {
+            "batch_size": self.stream_batch_size,
+            "poll_s": self.stream_poll_s,
+            "max_retries": self.stream_max_retries,
+        }
+        return [
+            MappingConfig(
+                BOARDS_FUNCTION, stream_broadcast.boards_handler, self.board_window_s, **common
+            ),
+            MappingConfig(
+                PLAYERS_FUNCTION, stream_broadcast.players_handler, self.player_window_s, **common
+            ),
+        ]
 
 
 class _EmbeddedUvicorn(uvicorn.Server):
@@ -143,6 +198,7 @@ class LocalStack:
         self._management: ManagementApiGateway | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._http_socket: socket.socket | None = None
+        self._mappings: list[EventSourceMapping] = []
 
     async def __aenter__(self) -> LocalStack:
         await self.start()
@@ -161,6 +217,11 @@ class LocalStack:
         """The open connections."""
         assert self._registry is not None, "the stack is not running"
         return self._registry
+
+    @property
+    def mappings(self) -> list[EventSourceMapping]:
+        """The running event source mappings (none with `fanout="inline"`)."""
+        return list(self._mappings)
 
     def admin_token(self, subject: str = "local-admin") -> str:
         """An admin token signed with this stack's secrets."""
@@ -187,6 +248,17 @@ class LocalStack:
 
     async def _start(self) -> None:
         options = self.options
+        if options.fanout not in ("inline", "stream"):
+            raise ValueError(
+                f"fanout={options.fanout!r} is not supported (use 'inline' or 'stream')"
+            )
+        if options.fanout == "stream" and options.store_env is not None:
+            # moto's DynamoDB Streams API could be read instead; not done yet, so say so.
+            raise ValueError(
+                "fanout='stream' runs on the SQLite store's change log only; the emulator does "
+                "not read a DynamoDB table's stream (use fanout='inline' with store_env)"
+            )
+        configs = options.mapping_configs()  # validates the windows before anything listens
         loop = asyncio.get_running_loop()
         env = self.state.environment()
         self._registry = Registry(loop, self.meter)
@@ -259,8 +331,19 @@ class LocalStack:
                 clock=time.time,
                 randbelow=secrets.randbelow,
                 new_id=wiring.new_id,
+                fanout=FanoutMode(options.fanout),
             )
         )
+        if configs:
+            assert isinstance(self._store, SqliteStore)
+            changes: ChangeLog = self._store
+            stream = StreamSite()
+            for mapping_config in configs:
+                mapping = EventSourceMapping(
+                    mapping_config, changes, self._runtime, stream, self.meter
+                )
+                self._mappings.append(mapping)
+                await mapping.start()
         self.outputs = {
             "target": "local",
             "stage": options.stage,
@@ -271,12 +354,20 @@ class LocalStack:
             "stateDir": str(options.state_dir),
             "database": str(self.state.database),
             "pid": os.getpid(),
+            "fanout": options.fanout,
         }
+        if configs:
+            self.outputs["boardWindowS"] = options.board_window_s
+            self.outputs["playerWindowS"] = options.player_window_s
+            self.outputs["streamArn"] = self._mappings[0].site.arn
         if options.outputs is not None:
             write_outputs(options.outputs, self.outputs)
 
     async def stop(self) -> None:
-        """Close every connection (running $disconnect), stop both servers, unwire."""
+        """Stop the stream pollers, close every connection (running $disconnect), unwire."""
+        mappings, self._mappings = self._mappings, []
+        for mapping in mappings:
+            await mapping.stop()
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None

@@ -45,7 +45,17 @@ from backend.domain.errors import (
     PlayerNotFound,
 )
 from backend.domain.game import GameState
-from backend.domain.model import Card, Claim, ClaimStatus, Event, Game, Player, Winner
+from backend.domain.model import (
+    Audience,
+    Card,
+    Claim,
+    ClaimStatus,
+    Event,
+    Game,
+    Player,
+    Subscription,
+    Winner,
+)
 from backend.domain.scoring import POINTS_PER_WORD, ranked
 from backend.domain.validation import nickname_key
 from backend.ports.store import Store
@@ -925,6 +935,174 @@ def test_delete_connections_forgets_exactly_those_connections(
     kept = [c for c in everyone if c not in gone]
     assert sorted(store.subscribers("game-1", now=T0)) == kept
     assert [c for c in everyone if store.get_connection(c, now=T0) is not None] == kept
+
+
+# -- audiences and standings (the coalesced fan-out's reads) ---------------------------------------
+def test_subscriptions_record_audience_viewer_and_feed_in_connection_order(store: Store) -> None:
+    create(store)
+    # Subscribed out of order: the order comes from the store, not from the writes.
+    store.subscribe("game-1", "c3", now=T0, expires_at=T0 + 100)
+    store.subscribe(
+        "game-1",
+        "c1",
+        now=T0,
+        expires_at=T0 + 200,
+        audience=Audience.PLAYER,
+        viewer="s1",
+        feed=False,
+    )
+    store.subscribe(
+        "game-1", "c2", now=T0, expires_at=T0 + 300, audience=Audience.PLAYER, viewer="s2"
+    )
+
+    found = store.subscriptions("game-1", now=T0)
+
+    assert found == [
+        Subscription("game-1", "c1", Audience.PLAYER, "s1", False, T0 + 200),
+        Subscription("game-1", "c2", Audience.PLAYER, "s2", True, T0 + 300),
+        Subscription("game-1", "c3", Audience.BOARD, None, True, T0 + 100),
+    ]
+    assert store.subscribers("game-1", now=T0) == ["c1", "c2", "c3"]
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [(T0, ["c1", "c2"]), (T0 + 99.5, ["c1", "c2"]), (T0 + 100.5, ["c2"]), (T0 + 1_000, [])],
+)
+def test_subscriptions_ignore_expired_subscriptions(
+    store: Store, now: float, expected: list[str]
+) -> None:
+    create(store)
+    store.subscribe("game-1", "c1", now=T0, expires_at=T0 + 100)
+    store.subscribe("game-1", "c2", now=T0, expires_at=T0 + 1_000, feed=False)
+
+    assert [s.connection_id for s in store.subscriptions("game-1", now=now)] == expected
+
+
+def test_subscribing_again_replaces_the_audience_and_feed_and_refreshes_the_ttl(
+    store: Store,
+) -> None:
+    create(store)
+    store.subscribe(
+        "game-1",
+        "c1",
+        now=T0,
+        expires_at=T0 + 100,
+        audience=Audience.PLAYER,
+        viewer="s1",
+        feed=False,
+    )
+
+    store.subscribe(
+        "game-1",
+        "c1",
+        now=T0 + 50,
+        expires_at=T0 + 500,
+        audience=Audience.PLAYER,
+        viewer="s1",
+        feed=True,
+    )
+
+    assert store.subscriptions("game-1", now=T0 + 300) == [
+        Subscription("game-1", "c1", Audience.PLAYER, "s1", True, T0 + 500)
+    ]
+
+    store.subscribe("game-1", "c1", now=T0 + 60, expires_at=T0 + 600, feed=False)
+
+    # A board has no viewer: the player's is not left behind.
+    assert store.subscriptions("game-1", now=T0 + 550) == [
+        Subscription("game-1", "c1", Audience.BOARD, None, False, T0 + 600)
+    ]
+    assert store.subscriptions("game-1", now=T0 + 601) == []
+
+
+def test_subscriptions_are_per_game(store: Store) -> None:
+    _subscribed(store, {"game-1": ["c1", "c2"], "game-2": ["c3"]}, expires_at=T0 + 100)
+    store.subscribe(
+        "game-2", "c1", now=T0, expires_at=T0 + 100, audience=Audience.PLAYER, viewer="s9"
+    )
+
+    assert [(s.game_id, s.connection_id) for s in store.subscriptions("game-1", now=T0)] == [
+        ("game-1", "c1"),
+        ("game-1", "c2"),
+    ]
+    assert [(s.connection_id, s.audience) for s in store.subscriptions("game-2", now=T0)] == [
+        ("c1", Audience.PLAYER),
+        ("c3", Audience.BOARD),
+    ]
+    # The game-1 subscription of c1 kept its own audience.
+    assert store.subscriptions("game-1", now=T0)[0].audience is Audience.BOARD
+
+
+def test_subscribing_to_an_unknown_game_raises_game_not_found_and_writes_nothing(
+    store: Store,
+) -> None:
+    create(store)
+
+    with pytest.raises(GameNotFound):
+        store.subscribe("game-2", "c1", now=T0, expires_at=T0 + 100, audience=Audience.PLAYER)
+
+    assert store.subscriptions("game-2", now=T0) == []
+    assert store.subscriptions("game-1", now=T0) == []
+
+
+def test_unsubscribed_and_deleted_connections_leave_the_subscriptions(store: Store) -> None:
+    _subscribed(store, {"game-1": ["c1", "c2", "c3"]}, expires_at=T0 + 100)
+
+    store.unsubscribe("game-1", "c1")
+    store.delete_connection("c3")
+
+    assert [s.connection_id for s in store.subscriptions("game-1", now=T0)] == ["c2"]
+
+
+def test_standings_are_every_player_in_leaderboard_order(store: Store) -> None:
+    players = _play_standings(store)
+
+    board = store.standings("game-1")
+
+    assert [p.nickname for p in board.entries] == EXPECTED_ORDER
+    assert list(board.entries) == ranked(players)
+    assert board.total_players == len(players)
+    assert board.seq == store.get_game("game-1").last_seq
+    assert board == store.leaderboard("game-1", limit=len(players))
+
+
+def test_standings_of_many_players_include_them_all(store: Store) -> None:
+    create(store, state=GameState.OPEN)
+    sessions = [f"s{i:03d}" for i in range(60)]
+    for session in sessions:
+        join(store, "game-1", session)
+
+    board = store.standings("game-1")
+
+    # No marks yet: the nickname decides the order.
+    assert [p.session_id for p in board.entries] == sessions
+    assert board.total_players == 60
+    assert board.seq == 61
+
+
+def test_standings_of_a_game_without_players_are_empty(store: Store) -> None:
+    create(store, state=GameState.OPEN)
+
+    board = store.standings("game-1")
+
+    assert (board.game_id, board.entries, board.total_players, board.seq) == ("game-1", (), 0, 1)
+
+
+def test_standings_are_per_game(store: Store) -> None:
+    game_with_players(store, GameState.PLAYING, ["a1", "a2"], game_id="game-1")
+    game_with_players(store, GameState.PLAYING, ["b1"], game_id="game-2")
+    mark(store, "game-2", "b1", "synergy")
+
+    assert {p.session_id for p in store.standings("game-1").entries} == {"a1", "a2"}
+    assert [p.points for p in store.standings("game-2").entries] == [POINTS_PER_WORD]
+
+
+def test_standings_of_an_unknown_game_raise_game_not_found(store: Store) -> None:
+    create(store)
+
+    with pytest.raises(GameNotFound):
+        store.standings("game-2")
 
 
 # -- races ----------------------------------------------------------------------------------------

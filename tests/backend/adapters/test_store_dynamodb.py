@@ -44,6 +44,7 @@ from backend.adapters.store_dynamodb import (
     SDK_TOTAL_ATTEMPTS,
     TTL_ATTRIBUTE,
     DynamoStore,
+    event_item_keys,
     make_client,
     rank_key,
     sortable_float,
@@ -51,7 +52,7 @@ from backend.adapters.store_dynamodb import (
 )
 from backend.domain.errors import Conflict, GameNotFound, Unavailable
 from backend.domain.game import GameState
-from backend.domain.model import ClaimStatus, Player, Winner
+from backend.domain.model import Audience, ClaimStatus, Player, Winner
 from backend.domain.scoring import rank_key as domain_rank_key
 from backend.domain.validation import nickname_key
 from backend.ports.store import StoreUnavailable
@@ -183,7 +184,9 @@ def _workload(store: DynamoStore) -> None:
         mark(store, "game-1", "s1", word)
     store.marked_words("game-1", "s1")
     store.subscribers("game-1", now=T0)
+    store.subscriptions("game-1", now=T0)
     store.leaderboard("game-1", limit=10)
+    store.standings("game-1")
     store.events_after("game-1", 3, limit=50, now=T0)  # resume
     store.claim_bingo("game-1", "s2", line=LINE, now=T0)
     store.pending_claim("game-1")
@@ -252,6 +255,32 @@ def test_the_leaderboard_is_the_first_entries_of_the_rank_index(
     [(_, get), (_, query)] = recorder.calls
     assert get["Key"]["sk"] == {"S": "GAME"}  # the counters, not a count of players
     assert (query["IndexName"], query["Limit"]) == (RANK_INDEX, 3)
+
+
+def test_the_standings_are_the_whole_rank_index_range(
+    dynamo: DynamoStore, recorder: Recorder
+) -> None:
+    game_with_players(dynamo, GameState.PLAYING, [f"s{i}" for i in range(8)])
+    recorder.calls.clear()
+
+    board = dynamo.standings("game-1")
+
+    assert len(board.entries) == board.total_players == 8
+    [(_, get), (name, query)] = recorder.calls
+    assert get["Key"]["sk"] == {"S": "GAME"}
+    # No Limit: the pages of the index follow one another until the range ends.
+    assert (name, query["IndexName"], "Limit" in query) == ("Query", RANK_INDEX, False)
+
+
+def test_event_items_are_keyed_as_the_stream_readers_parse_them(
+    dynamo: DynamoStore, raw: Any
+) -> None:
+    game_with_players(dynamo, GameState.PLAYING, ["s1"])
+
+    for event in dynamo.events_after("game-1", 0, limit=10, now=T0):
+        keys = event_item_keys("game-1", event.seq)
+        item = raw_item(raw, keys["pk"]["S"], keys["sk"]["S"])
+        assert (item["itemType"], item["seq"]) == ({"S": "event"}, {"N": str(event.seq)})
 
 
 # -- races decided from what a cancelled transaction reports --------------------------------------
@@ -340,6 +369,66 @@ def test_connection_subscription_and_event_items_carry_the_ttl_attribute(
         # Whole epoch seconds in a Number, never before the exact expiry.
         assert item[TTL_ATTRIBUTE] == {"N": str(math.ceil(expires_at))}, name
         assert float(item["expiry"]["N"]) == expires_at, name
+
+
+def test_both_copies_of_a_subscription_carry_its_audience(dynamo: DynamoStore, raw: Any) -> None:
+    create(dynamo)
+    dynamo.subscribe(
+        "game-1",
+        "c1",
+        now=T0,
+        expires_at=T0 + 100,
+        audience=Audience.PLAYER,
+        viewer="s1",
+        feed=False,
+    )
+    copies = [("GAME#game-1", "SUB#c1"), ("CONN#c1", "SUB#game-1")]
+
+    for pk, sk in copies:
+        item = raw_item(raw, pk, sk)
+        assert (item["audience"], item["viewer"], item["feed"]) == (
+            {"S": "player"},
+            {"S": "s1"},
+            {"BOOL": False},
+        ), (pk, sk)
+
+    # Again as a board: the viewer goes from both copies, the first subscription time stays.
+    dynamo.subscribe("game-1", "c1", now=T0 + 5, expires_at=T0 + 200)
+
+    for pk, sk in copies:
+        item = raw_item(raw, pk, sk)
+        assert (item["audience"], item["feed"]) == ({"S": "board"}, {"BOOL": True}), (pk, sk)
+        assert "viewer" not in item, (pk, sk)
+        assert item["subscribedAt"] == {"N": repr(T0)}, (pk, sk)
+
+
+def test_a_subscription_written_before_audiences_reads_as_a_board_with_the_feed(
+    dynamo: DynamoStore, raw: Any
+) -> None:
+    create(dynamo)
+    # An item as the adapter wrote it before issue 6: no audience, viewer or feed.
+    raw.put_item(
+        TableName="bingo-test",
+        Item={
+            "pk": {"S": "GAME#game-1"},
+            "sk": {"S": "SUB#old"},
+            "itemType": {"S": "subscription"},
+            "gameId": {"S": "game-1"},
+            "connectionId": {"S": "old"},
+            "subscribedAt": {"N": repr(T0)},
+            TTL_ATTRIBUTE: {"N": str(int(T0) + 100)},
+            "expiry": {"N": repr(T0 + 100)},
+        },
+    )
+
+    [found] = dynamo.subscriptions("game-1", now=T0)
+
+    assert (found.connection_id, found.audience, found.viewer, found.feed) == (
+        "old",
+        Audience.BOARD,
+        None,
+        True,
+    )
 
 
 def test_expired_items_still_in_the_table_are_not_read(dynamo: DynamoStore, raw: Any) -> None:

@@ -21,10 +21,19 @@ from store_builders import (
     mark,
 )
 
-from backend.adapters.store_sqlite import MIGRATIONS, SCHEMA_VERSION, SqliteStore
-from backend.domain.errors import BingoError, Unavailable
+from backend.adapters.store_sqlite import MIGRATIONS, SCHEMA_VERSION, Change, SqliteStore
+from backend.domain.errors import (
+    BingoError,
+    ClaimPending,
+    Conflict,
+    GameNotAccepting,
+    InvalidTransition,
+    NicknameTaken,
+    PlayerNotFound,
+    Unavailable,
+)
 from backend.domain.game import GameState
-from backend.domain.model import ClaimStatus
+from backend.domain.model import Audience, ClaimStatus, Subscription
 from backend.ports.store import StoreUnavailable
 
 
@@ -193,6 +202,9 @@ HOT_PATHS: dict[str, tuple[Callable[[SqliteStore], object], str]] = {
     # name: (the call, the table whose rows it must reach through an index)
     "leaderboard": (lambda s: s.leaderboard("game-1", limit=10), "players"),
     "subscribers": (lambda s: s.subscribers("game-1", now=T0), "subscriptions"),
+    "subscriptions": (lambda s: s.subscriptions("game-1", now=T0), "subscriptions"),
+    "standings": (lambda s: s.standings("game-1"), "players"),
+    "changes_after": (lambda s: s.changes_after(10, limit=50), "changes"),
     "events_after": (lambda s: s.events_after("game-1", 5, limit=50, now=T0), "events"),
     "current_game": (lambda s: s.current_game(), "games"),
     "get_connection": (lambda s: s.get_connection("game-1-c3", now=T0), "connections"),
@@ -258,15 +270,36 @@ def test_hot_paths_read_through_indexes_and_never_scan(
         assert any(use in plan for use in INDEX_USE), f"{sql}\n{plan}"
 
 
-def test_the_leaderboard_walks_its_index_in_order(sqlite_store: SqliteStore) -> None:
+@pytest.mark.parametrize("name", ["leaderboard", "standings"])
+def test_the_leaderboard_walks_its_index_in_order(sqlite_store: SqliteStore, name: str) -> None:
     _populated(sqlite_store)
 
-    plans = query_plans(sqlite_store, HOT_PATHS["leaderboard"][0])
+    plans = query_plans(sqlite_store, HOT_PATHS[name][0])
 
     (players_plan,) = [p for p in plans.values() if "players" in p]
     assert "players_by_rank" in players_plan
     assert "TEMP B-TREE" not in players_plan
     assert "SCAN players" not in players_plan
+
+
+@pytest.mark.parametrize("name", ["subscriptions", "changes_after"])
+def test_ordered_reads_need_no_sort(sqlite_store: SqliteStore, name: str) -> None:
+    _populated(sqlite_store)
+
+    plans = query_plans(sqlite_store, HOT_PATHS[name][0])
+
+    assert plans
+    for sql, plan in plans.items():
+        assert "TEMP B-TREE" not in plan, f"{sql}\n{plan}"
+
+
+def test_the_last_change_id_is_one_index_probe(sqlite_store: SqliteStore) -> None:
+    _populated(sqlite_store)
+
+    plans = query_plans(sqlite_store, lambda s: s.last_change_id())
+
+    # max() of an INTEGER PRIMARY KEY reads the last entry of the table's b-tree.
+    assert list(plans.values()) == ["SEARCH changes"]
 
 
 def test_close_closes_the_connections_of_every_thread(tmp_path: Path) -> None:
@@ -287,3 +320,235 @@ def test_close_closes_the_connections_of_every_thread(tmp_path: Path) -> None:
     # A thread that uses the store after close() reconnects.
     assert store.current_game() is None
     store.close()
+
+
+# -- the change log -------------------------------------------------------------------------------
+def _logged(store: SqliteStore) -> list[tuple[str, int, float]]:
+    """Writes across two games in an interleaved order: (game, seq, time) of each event."""
+    create(store, "game-a", state=GameState.OPEN, created_at=T0)
+    create(store, "game-b", state=GameState.OPEN, created_at=T0 + 1)
+    join(store, "game-a", "s1", joined_at=T0 + 2)
+    join(store, "game-b", "s2", joined_at=T0 + 3)
+    store.change_state(
+        "game-a", expected=GameState.OPEN, new_state=GameState.PLAYING, now=T0 + 4, reason="go"
+    )
+    mark(store, "game-a", "s1", "synergy", now=T0 + 5)
+    store.claim_bingo("game-a", "s1", line=LINE, now=T0 + 6)  # two events, one transaction
+    join(store, "game-b", "s3", joined_at=T0 + 7)
+    return [
+        ("game-a", 1, T0),
+        ("game-b", 1, T0 + 1),
+        ("game-a", 2, T0 + 2),
+        ("game-b", 2, T0 + 3),
+        ("game-a", 3, T0 + 4),
+        ("game-a", 4, T0 + 5),
+        ("game-a", 5, T0 + 6),
+        ("game-a", 6, T0 + 6),
+        ("game-b", 3, T0 + 7),
+    ]
+
+
+def test_every_event_has_one_change_in_commit_order(sqlite_store: SqliteStore) -> None:
+    expected = _logged(sqlite_store)
+
+    changes = sqlite_store.changes_after(0, limit=100)
+
+    assert [(c.game_id, c.seq, c.created_at) for c in changes] == expected
+    assert [c.change_id for c in changes] == list(range(1, len(expected) + 1))
+    assert sqlite_store.last_change_id() == len(expected)
+    # Each change names an event that is there to be read.
+    for change in changes:
+        (event,) = sqlite_store.events_after(change.game_id, change.seq - 1, limit=1, now=T0)
+        assert (event.seq, event.created_at) == (change.seq, change.created_at)
+
+
+@pytest.mark.parametrize(
+    ("after", "limit", "expected"),
+    [(0, 3, [1, 2, 3]), (3, 2, [4, 5]), (7, 10, [8, 9]), (9, 10, []), (50, 10, [])],
+)
+def test_changes_after_returns_later_changes_ascending_up_to_limit(
+    sqlite_store: SqliteStore, after: int, limit: int, expected: list[int]
+) -> None:
+    _logged(sqlite_store)
+
+    changes = sqlite_store.changes_after(after, limit=limit)
+
+    assert [c.change_id for c in changes] == expected
+    assert all(isinstance(c, Change) for c in changes)
+
+
+def test_the_change_log_starts_empty(sqlite_store: SqliteStore) -> None:
+    assert sqlite_store.changes_after(0, limit=10) == []
+    assert sqlite_store.last_change_id() == 0
+
+
+Refusals = list[tuple[Callable[[], object], type[BingoError]]]
+
+
+def _refuse_all(store: SqliteStore, refused: Refusals) -> None:
+    """Run each write, check its refusal, and that the change log did not move."""
+    before = store.changes_after(0, limit=100)
+    for write, refusal in refused:
+        with pytest.raises(refusal):
+            write()
+    assert store.changes_after(0, limit=100) == before
+    assert before[-1].seq == store.get_game("game-1").last_seq
+
+
+def test_refused_writes_leave_no_change(sqlite_store: SqliteStore) -> None:
+    store = sqlite_store
+    game_with_players(store, GameState.PLAYING, ["s1", "s2"])
+
+    def pause_to_playing() -> object:
+        return store.change_state(
+            "game-1", expected=GameState.PAUSED, new_state=GameState.PLAYING, now=T0, reason="x"
+        )
+
+    _refuse_all(
+        store,
+        [
+            (lambda: create(store, "game-1"), Conflict),
+            (lambda: join(store, "game-1", "s9", "NICK-S1"), NicknameTaken),
+            (lambda: mark(store, "game-1", "nobody", "w"), PlayerNotFound),
+            (pause_to_playing, InvalidTransition),
+        ],
+    )
+    store.claim_bingo("game-1", "s1", line=LINE, now=T0)
+    _refuse_all(
+        store,
+        [
+            (lambda: store.claim_bingo("game-1", "s2", line=LINE, now=T0), ClaimPending),
+            (lambda: mark(store, "game-1", "s1", "late"), GameNotAccepting),
+        ],
+    )
+
+
+def test_a_repeated_mark_writes_no_change(sqlite_store: SqliteStore) -> None:
+    game_with_players(sqlite_store, GameState.PLAYING, ["s1"])
+    mark(sqlite_store, "game-1", "s1", "synergy")
+    before = sqlite_store.last_change_id()
+
+    assert mark(sqlite_store, "game-1", "s1", "synergy") is None
+
+    assert sqlite_store.last_change_id() == before
+
+
+def test_an_event_and_its_change_commit_together_or_not_at_all(
+    sqlite_store: SqliteStore, path: Path
+) -> None:
+    game_with_players(sqlite_store, GameState.PLAYING, ["s1"])
+    game_before = sqlite_store.get_game("game-1")
+    changes_before = sqlite_store.changes_after(0, limit=100)
+    # The change's insert fails after the event's succeeded, inside the same write.
+    with closing(sqlite3.connect(path)) as db:
+        db.execute(
+            "CREATE TRIGGER refuse_changes BEFORE INSERT ON changes"
+            " BEGIN SELECT RAISE(ABORT, 'no changes today'); END"
+        )
+        db.commit()
+
+    with pytest.raises(StoreUnavailable):
+        mark(sqlite_store, "game-1", "s1", "synergy")
+
+    assert sqlite_store.get_game("game-1") == game_before
+    assert sqlite_store.events_after("game-1", game_before.last_seq, limit=10, now=T0) == []
+    assert sqlite_store.marked_words("game-1", "s1") == frozenset()
+    assert sqlite_store.changes_after(0, limit=100) == changes_before
+
+
+def test_only_the_newest_changes_are_kept_and_ids_are_never_reused(path: Path) -> None:
+    store = SqliteStore(path, event_ttl_s=EVENT_TTL_S, change_retention=4)
+    try:
+        expected = _logged(store)
+
+        changes = store.changes_after(0, limit=100)
+
+        assert [(c.game_id, c.seq, c.created_at) for c in changes] == expected[-4:]
+        assert [c.change_id for c in changes] == [6, 7, 8, 9]
+        assert store.last_change_id() == 9
+        join(store, "game-b", "s4", joined_at=T0 + 8)
+        assert [c.change_id for c in store.changes_after(0, limit=100)] == [7, 8, 9, 10]
+    finally:
+        store.close()
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT count(*) FROM changes").fetchone()[0] == 4
+
+
+@pytest.mark.parametrize("retention", [0, -1])
+def test_a_retention_below_one_change_is_refused(path: Path, retention: int) -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        SqliteStore(path, change_retention=retention)
+
+
+# -- migrations -----------------------------------------------------------------------------------
+def _version_1_file(path: Path) -> None:
+    """A file as version 1 of the schema wrote it: games, players, connections, subscriptions."""
+    with closing(sqlite3.connect(path)) as db:
+        db.executescript(MIGRATIONS[0])
+        db.execute("PRAGMA user_version = 1")
+        db.execute(
+            "INSERT INTO games (game_id, name, grid_size, words, state, created_at, updated_at,"
+            " last_seq, player_count) VALUES ('game-1', 'Room', 4, '[]', 'playing', ?, ?, 2, 1)",
+            (T0, T0),
+        )
+        db.execute(
+            "INSERT INTO players (game_id, session_id, nickname, nickname_key, joined_at)"
+            " VALUES ('game-1', 's1', 'Ada', 'ada', ?)",
+            (T0,),
+        )
+        db.executemany(
+            "INSERT INTO events (game_id, seq, type, data, created_at, expires_at)"
+            " VALUES ('game-1', ?, 'player_joined', '{}', ?, ?)",
+            [(1, T0, T0 + EVENT_TTL_S), (2, T0, T0 + EVENT_TTL_S)],
+        )
+        db.executemany(
+            "INSERT INTO connections (connection_id, kind, subject, game_id, nickname,"
+            " permissions, connected_at, expires_at) VALUES (?, ?, ?, ?, ?, '[]', ?, ?)",
+            [
+                ("c-player", "user", "s1", "game-1", "Ada", T0, T0 + 100),
+                ("c-board", "public", "device-1", None, None, T0, T0 + 100),
+            ],
+        )
+        db.executemany(
+            "INSERT INTO subscriptions (game_id, connection_id, subscribed_at, expires_at)"
+            " VALUES ('game-1', ?, ?, ?)",
+            [("c-player", T0, T0 + 100), ("c-board", T0, T0 + 100), ("c-unknown", T0, T0 + 50)],
+        )
+        db.commit()
+
+
+def test_a_version_1_file_is_migrated_in_place(path: Path) -> None:
+    _version_1_file(path)
+
+    store = SqliteStore(path, event_ttl_s=EVENT_TTL_S)
+    try:
+        assert pragma(path, "user_version") == SCHEMA_VERSION == 2
+        # Subscriptions keep their rows and get the audience their connection implies.
+        assert store.subscriptions("game-1", now=T0) == [
+            Subscription("game-1", "c-board", Audience.BOARD, None, True, T0 + 100),
+            Subscription("game-1", "c-player", Audience.PLAYER, "s1", False, T0 + 100),
+            Subscription("game-1", "c-unknown", Audience.BOARD, None, True, T0 + 50),
+        ]
+        assert store.standings("game-1").total_players == 1
+        assert [e.seq for e in store.events_after("game-1", 0, limit=10, now=T0)] == [1, 2]
+        # The log starts with the first event written after the migration.
+        assert store.last_change_id() == 0
+        joined = join(store, "game-1", "s2", joined_at=T0 + 1)
+        assert store.changes_after(0, limit=10) == [Change(1, "game-1", joined.seq, T0 + 1)]
+        assert joined.seq == 3
+    finally:
+        store.close()
+
+
+def test_a_migrated_file_opens_again_unchanged(path: Path) -> None:
+    _version_1_file(path)
+    SqliteStore(path).close()
+    with closing(sqlite3.connect(path)) as db:
+        before = db.execute("SELECT * FROM subscriptions ORDER BY connection_id").fetchall()
+
+    SqliteStore(path).close()
+
+    with closing(sqlite3.connect(path)) as db:
+        after = db.execute("SELECT * FROM subscriptions ORDER BY connection_id").fetchall()
+    assert after == before
+    assert pragma(path, "user_version") == SCHEMA_VERSION

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from backend.domain import events, messages
 from backend.domain.audience import (
     MESSAGE_UNIT_BYTES,
+    activity_batches,
     bounded_leaderboard_update,
     encoded_size,
     player_window,
 )
-from backend.domain.model import Player
+from backend.domain.model import Event, Player
 from backend.domain.scoring import POINTS_PER_WORD, ranked
 from backend.domain.validation import MAX_NICKNAME_CHARS
 
@@ -128,3 +131,39 @@ def test_a_window_is_the_top_plus_the_viewers_neighbourhood(
         expected |= set(range(max(0, viewer - neighbours), min(count, viewer + neighbours + 1)))
     assert shown == sorted(expected)
     assert len(shown) <= top_n + 2 * neighbours + 1
+
+
+def _marks(count: int, nickname: str = "ann") -> list[Event]:
+    return [
+        Event("g", seq, events.WORD_MARKED, {"nickname": nickname, "points": seq * 10}, NOW + seq)
+        for seq in range(1, count + 1)
+    ]
+
+
+def test_a_windows_events_go_out_as_one_batch_in_seq_order() -> None:
+    window = _marks(5)
+
+    (batch,) = activity_batches("g", window)
+
+    assert batch["type"] == "activity_batch"
+    assert batch["seq"] == 5
+    assert [m["seq"] for m in batch["events"]] == [1, 2, 3, 4, 5]
+    assert batch["events"] == [messages.event_message(e) for e in window]
+    assert activity_batches("g", []) == []
+
+
+@pytest.mark.parametrize("limit", [600, 2_000, MESSAGE_UNIT_BYTES])
+def test_batches_are_split_exactly_at_the_size_limit(limit: int) -> None:
+    window = _marks(500, nickname=_widest(1))
+
+    batches = activity_batches("g", window, max_bytes=limit)
+
+    sizes = [encoded_size(b) for b in batches]
+    assert max(sizes) <= limit
+    # Every event once, in order, and no batch could have taken the next event.
+    assert [m["seq"] for b in batches for m in b["events"]] == list(range(1, 501))
+    for current, following in itertools.pairwise(batches):
+        grown = {**current, "events": [*current["events"], following["events"][0]]}
+        grown["seq"] = following["events"][0]["seq"]
+        assert encoded_size(grown) > limit
+    assert all(b["seq"] == b["events"][-1]["seq"] for b in batches)

@@ -19,6 +19,7 @@ from backend.domain.validation import (
     is_identifier,
     nickname,
     nickname_key,
+    optional_boolean,
     optional_identifier,
     parse_json_object,
     text,
@@ -354,3 +355,18 @@ def test_nickname_key_equates_names_that_differ_in_case_or_compatibility_form(
 @pytest.mark.parametrize(("a", "b"), [("Ann", "Anne"), ("Ann", "An n"), ("Zoe", "Zo\u00e9")])
 def test_nickname_key_keeps_different_names_apart(a: str, b: str) -> None:
     assert nickname_key(a) != nickname_key(b)
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_optional_boolean_reads_a_json_boolean(value: bool) -> None:
+    assert optional_boolean({"feed": value}, "feed") is value
+
+
+def test_optional_boolean_is_none_when_absent() -> None:
+    assert optional_boolean({"gameId": "g"}, "feed") is None
+
+
+@pytest.mark.parametrize("value", [None, 0, 1, "true", "false", "", [], {}, 1.0])
+def test_optional_boolean_refuses_anything_but_a_boolean(value: Any) -> None:
+    with pytest.raises(InvalidRequest, match="feed must be true or false"):
+        optional_boolean({"feed": value}, "feed")

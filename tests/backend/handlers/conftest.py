@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import dataclasses
 import functools
 import itertools
 import json
@@ -29,7 +30,7 @@ from backend.adapters.gateway_memory import InMemoryGateway
 from backend.adapters.store_sqlite import SqliteStore
 from backend.domain.tokens import PUBLIC_PERMISSIONS, Keyring, TokenKind, TokenService
 from backend.handlers import http_api, ws_authorizer, ws_connect, ws_disconnect, ws_message
-from backend.services.context import Deps
+from backend.services.context import Deps, FanoutMode
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 # 2025-11-29T07:06:40Z, the moment the fixtures' client session connected.
@@ -504,6 +505,13 @@ def deps(database: Path, clock: FakeClock) -> Deps:
 def h(deps: Deps) -> Iterator[Harness]:
     """The harness over this test's dependencies, installed in `backend.wiring`."""
     with installed(deps) as harness:
+        yield harness
+
+
+@pytest.fixture
+def sh(deps: Deps) -> Iterator[Harness]:
+    """The harness with writers in stream mode: they write, the stream broadcasters send."""
+    with installed(dataclasses.replace(deps, fanout=FanoutMode.STREAM)) as harness:
         yield harness
 
 

@@ -50,8 +50,54 @@ def test_subscribe_answers_subscribed_with_seq_then_the_leaderboard(
             "connection_id": "conn-alice",
             "subscribed_at": h.clock(),
             "expires_at": h.rows("connections")[0]["expires_at"],
+            "audience": "player",
+            "viewer": table.players["alice"].session_id,
+            "feed": 0,
         }
     ]
+
+
+def _subscription(h: Harness, cid: str) -> tuple[str, str | None, bool]:
+    """(audience, viewer, feed) of the one subscription of `cid`."""
+    (row,) = [r for r in h.rows("subscriptions") if r["connection_id"] == cid]
+    return row["audience"], row["viewer"], bool(row["feed"])
+
+
+@pytest.mark.parametrize(("feed", "stored"), [(None, False), (False, False), (True, True)])
+def test_a_player_subscribes_without_the_feed_unless_they_ask(
+    h: Harness, table: Table, feed: bool | None, stored: bool
+) -> None:
+    fields = {} if feed is None else {"feed": feed}
+
+    frames = h.ws_action("conn-bob", "subscribe", gameId=table.game_id, **fields)
+
+    assert [f["type"] for f in frames] == ["subscribed", "leaderboard_update"]
+    assert _subscription(h, "conn-bob") == ("player", table.players["bob"].session_id, stored)
+
+
+@pytest.mark.parametrize(("feed", "stored"), [(None, True), (True, True), (False, False)])
+def test_a_board_subscribes_with_the_feed_unless_it_declines(
+    h: Harness, table: Table, feed: bool | None, stored: bool
+) -> None:
+    assert h.ws_connect("board-1", h.public_token()) == 101
+    fields = {} if feed is None else {"feed": feed}
+
+    frames = h.ws_action("board-1", "subscribe", gameId=table.game_id, **fields)
+
+    assert [f["type"] for f in frames] == ["subscribed", "leaderboard_update"]
+    assert _subscription(h, "board-1") == ("board", None, stored)
+
+
+def test_subscribing_again_changes_the_feed_and_keeps_one_subscription(
+    h: Harness, table: Table
+) -> None:
+    h.ws_action("conn-alice", "subscribe", gameId=table.game_id, feed=True)
+    assert _subscription(h, "conn-alice")[2] is True
+
+    h.ws_action("conn-alice", "subscribe", gameId=table.game_id)
+
+    assert len(h.rows("subscriptions")) == 1
+    assert _subscription(h, "conn-alice")[2] is False
 
 
 def test_public_board_subscribes_to_any_game(h: Harness, table: Table) -> None:
@@ -263,6 +309,14 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("subscribe-space", {"action": "subscribe", "gameId": f"{G} "}, "invalid_request"),
     ("subscribe-long", {"action": "subscribe", "gameId": "g" * 65}, "invalid_request"),
     ("subscribe-sql", {"action": "subscribe", "gameId": "x' OR '1'='1"}, "invalid_request"),
+    # `feed`, when given, is a JSON boolean: nothing truthy stands in for one.
+    ("feed-null", {"action": "subscribe", "gameId": G, "feed": None}, "invalid_request"),
+    ("feed-string", {"action": "subscribe", "gameId": G, "feed": "true"}, "invalid_request"),
+    ("feed-one", {"action": "subscribe", "gameId": G, "feed": 1}, "invalid_request"),
+    ("feed-zero", {"action": "subscribe", "gameId": G, "feed": 0}, "invalid_request"),
+    ("feed-list", {"action": "subscribe", "gameId": G, "feed": [True]}, "invalid_request"),
+    ("feed-object", {"action": "subscribe", "gameId": G, "feed": {}}, "invalid_request"),
+    ("feed-empty", {"action": "subscribe", "gameId": G, "feed": ""}, "invalid_request"),
     ("unsubscribe-no-game", {"action": "unsubscribe"}, "invalid_request"),
     ("unsubscribe-number", {"action": "unsubscribe", "gameId": 1}, "invalid_request"),
     ("leaderboard-no-game", {"action": "get_leaderboard"}, "invalid_request"),
@@ -349,3 +403,20 @@ def test_error_frame_to_a_gone_connection_forgets_that_connection(h: Harness, ta
 
     assert "conn-alice" not in [r["connection_id"] for r in h.rows("connections")]
     assert sorted(r["connection_id"] for r in h.rows("connections")) == ["conn-bob", "conn-carol"]
+
+
+def test_a_bad_feed_is_named_in_the_error_and_keeps_the_subscription(
+    h: Harness, table: Table
+) -> None:
+    h.ws_action("conn-alice", "subscribe", gameId=table.game_id, feed=True)
+    before = h.snapshot()
+
+    (frame,) = h.ws_action("conn-alice", "subscribe", gameId=table.game_id, feed="no")
+
+    assert (frame["type"], frame["code"], frame["action"]) == (
+        "error",
+        "invalid_request",
+        "subscribe",
+    )
+    assert "feed must be true or false" in frame["message"]
+    assert h.snapshot() == before

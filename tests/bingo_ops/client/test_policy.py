@@ -432,12 +432,12 @@ def test_opening_a_connection_subscribes_to_every_game() -> None:
     state = ClientState(["a", "b"])
     sends = state.connection_opened(now=0)
     assert sends == [
-        Send({"action": "subscribe", "gameId": "a"}),
-        Send({"action": "subscribe", "gameId": "b"}),
+        Send({"action": "subscribe", "gameId": "a", "feed": True}),
+        Send({"action": "subscribe", "gameId": "b", "feed": True}),
     ]
     assert state.connected
     assert state.connections == 1
-    assert state.add_game("c") == [Send({"action": "subscribe", "gameId": "c"})]
+    assert state.add_game("c") == [Send({"action": "subscribe", "gameId": "c", "feed": True})]
     assert state.remove_game("a") == [Send({"action": "unsubscribe", "gameId": "a"})]
     assert list(state.games) == ["b", "c"]
 
@@ -445,7 +445,9 @@ def test_opening_a_connection_subscribes_to_every_game() -> None:
 def test_a_game_added_offline_is_subscribed_on_connecting() -> None:
     state = ClientState()
     assert state.add_game("a") == []
-    assert state.connection_opened(now=0) == [Send({"action": "subscribe", "gameId": "a"})]
+    assert state.connection_opened(now=0) == [
+        Send({"action": "subscribe", "gameId": "a", "feed": True})
+    ]
 
 
 def test_the_state_tracks_leaderboard_events_and_last_update() -> None:
@@ -593,3 +595,58 @@ def test_event_views_match_the_http_event_log() -> None:
     ]
     for entry in entries:
         assert event_view(wire.event_message(entry)) == wire.event_view(entry)
+
+
+# -- coalesced fan-out: activity batches and subscriptions without the feed ----------------------
+def batch(*items: dict[str, Any], game_id: str = GAME) -> dict[str, Any]:
+    return {
+        "type": "activity_batch",
+        "gameId": game_id,
+        "seq": items[-1]["seq"],
+        "events": list(items),
+    }
+
+
+def test_a_batch_delivers_its_events_in_order_and_drops_the_ones_seen() -> None:
+    state = ClientState([GAME], after_seq=0)
+    state.connection_opened(now=0)
+    state.apply(subscribed(2), now=0)
+    state.apply(activity(1), now=0)
+    state.apply(activity(2), now=0)
+
+    step = state.apply(batch(activity(2), activity(3), activity(4)), now=1)
+
+    assert seqs(step.messages) == [3, 4]
+    assert step.commands == []
+    assert [e["seq"] for e in state.events] == [1, 2, 3, 4]
+
+
+def test_a_batch_after_a_lost_one_resumes_once_from_the_gap() -> None:
+    state = ClientState([GAME], after_seq=0, gap_grace_s=0)
+    state.connection_opened(now=0)
+    state.apply(subscribed(0), now=0)
+
+    step = state.apply(batch(activity(3), activity(4)), now=1)
+
+    assert step.messages == []
+    assert step.commands == [Send({"action": "resume", "gameId": GAME, "afterSeq": 0})]
+
+
+def test_without_the_feed_leaderboards_jump_ahead_without_a_resume() -> None:
+    state = ClientState([GAME], after_seq=0, feed=False, gap_grace_s=0)
+    assert state.connection_opened(now=0) == [
+        Send({"action": "subscribe", "gameId": GAME, "feed": False})
+    ]
+    assert state.apply(subscribed(5), now=0).commands == []
+
+    step = state.apply(board(40, points=30), now=1)
+
+    assert step.commands == []
+    assert state.leaderboard[0]["points"] == 30
+    assert state.tick(now=100) == []
+    # State changes still come, once each, whatever their seq.
+    ended = state.apply(state_change(57, "ended"), now=2)
+    assert seqs(ended.messages) == [57]
+    assert state.apply(state_change(57, "ended"), now=3).messages == []
+    assert state.game is not None
+    assert state.game.game_state == "ended"

@@ -22,6 +22,14 @@ CERT = "arn:aws:acm:us-east-1:123456789012:certificate/abcd-1234"
 DOMAIN_CONFIG = AwsConfig(stage="dev", region=REGION, domain="example.com", certificate_arn=CERT)
 MUTATING = ("Create", "Put", "Update", "Delete", "Add", "Tag", "Attach", "Detach", "Remove")
 HANDLERS = ("ws_authorizer", "ws_connect", "ws_disconnect", "ws_message", "http_api")
+BROADCASTERS = {
+    "broadcast_boards": "backend.handlers.stream_broadcast.boards_handler",
+    "broadcast_players": "backend.handlers.stream_broadcast.players_handler",
+}
+FUNCTIONS = (*HANDLERS, *BROADCASTERS)
+# 51 for the APIs, table, keyrings, role and five functions; the broadcasters add two log
+# groups, two functions and two event source mappings.
+PLANNED = 51 + 6
 
 
 def bundle(marker: str = "v1") -> bytes:
@@ -90,7 +98,7 @@ def test_deploy_creates_the_stage_as_planned(calls: list[str]) -> None:
     result = deploy_aws(CONFIG, BUNDLE, out=out)
 
     assert result.outputs is not None
-    assert len(result.plan) == 51
+    assert len(result.plan) == PLANNED
     ws, http = api_named("bingo-dev-ws"), api_named("bingo-dev-http")
     apigw = client("apigatewayv2")
 
@@ -127,10 +135,11 @@ def test_deploy_creates_the_stage_as_planned(calls: list[str]) -> None:
     (stage,) = apigw.get_stages(ApiId=http["ApiId"])["Items"]
     assert (stage["StageName"], stage["AutoDeploy"]) == ("$default", True)
 
-    # The table, with TTL on expiresAt.
+    # The table, with TTL on expiresAt and a KEYS_ONLY stream.
     dynamodb = client("dynamodb")
     table = dynamodb.describe_table(TableName="bingo-dev")["Table"]
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}
     ttl = dynamodb.describe_time_to_live(TableName="bingo-dev")["TimeToLiveDescription"]
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expiresAt")
 
@@ -154,7 +163,8 @@ def test_deploy_creates_the_stage_as_planned(calls: list[str]) -> None:
         "PolicyDocument"
     ]
     statements = {s["Sid"]: s for s in document["Statement"]}
-    assert set(statements) == {"Table", "Connections", "TokenKeys", "Logs"}
+    assert set(statements) == {"Table", "Connections", "TokenKeys", "Logs", "Stream"}
+    assert statements["Stream"]["Resource"] == [f"{table['TableArn']}/stream/*"]
     assert statements["Connections"]["Resource"] == [
         f"arn:aws:execute-api:us-east-1:123456789012:{ws['ApiId']}/dev/*/@connections/*"
     ]
@@ -163,10 +173,12 @@ def test_deploy_creates_the_stage_as_planned(calls: list[str]) -> None:
     # The functions: handler, runtime, role, environment, code, and who may invoke them.
     lambda_ = client("lambda")
     management = f"https://{ws['ApiId']}.execute-api.us-east-1.amazonaws.com/dev"
-    for handler in HANDLERS:
+    for handler in FUNCTIONS:
         name = f"bingo-dev-{handler.replace('_', '-')}"
         configuration = lambda_.get_function_configuration(FunctionName=name)
-        assert configuration["Handler"] == f"backend.handlers.{handler}.handler"
+        assert configuration["Handler"] == BROADCASTERS.get(
+            handler, f"backend.handlers.{handler}.handler"
+        )
         assert configuration["Runtime"] == "python3.12"
         assert configuration["Role"] == role["Arn"]
         assert (configuration["MemorySize"], configuration["Timeout"]) == (256, 10)
@@ -177,7 +189,10 @@ def test_deploy_creates_the_stage_as_planned(calls: list[str]) -> None:
             "BINGO_GATEWAY": "management_api",
             "BINGO_MANAGEMENT_ENDPOINT": management,
             "BINGO_TOKEN_SSM_PREFIX": "/bingo/dev/",
+            "BINGO_FANOUT": "stream",
         }
+        if handler in BROADCASTERS:  # invoked by their stream mappings, not by API Gateway
+            continue
         (statement,) = json.loads(lambda_.get_policy(FunctionName=name)["Policy"])["Statement"]
         assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
         api_id = http["ApiId"] if handler == "http_api" else ws["ApiId"]
@@ -185,7 +200,7 @@ def test_deploy_creates_the_stage_as_planned(calls: list[str]) -> None:
         assert source.startswith(f"arn:aws:execute-api:us-east-1:123456789012:{api_id}/")
     groups = client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/bingo-dev-")
     assert {g["retentionInDays"] for g in groups["logGroups"]} == {30}
-    assert len(groups["logGroups"]) == 5
+    assert len(groups["logGroups"]) == 7
 
     # Outputs: moto's GetApi says https://, clients get wss:// and the management API https://.
     assert result.outputs == {
@@ -198,7 +213,9 @@ def test_deploy_creates_the_stage_as_planned(calls: list[str]) -> None:
         "metricsUrl": None,
         "table": "bingo-dev",
         "role": "bingo-dev-lambda",
-        "functions": {h: f"bingo-dev-{h.replace('_', '-')}" for h in HANDLERS},
+        "functions": {h: f"bingo-dev-{h.replace('_', '-')}" for h in FUNCTIONS},
+        "fanout": "stream",
+        "batchingWindowS": {"boards": 0, "players": 2},
         "websocketApiId": ws["ApiId"],
         "httpApiId": http["ApiId"],
         "parameters": {k: f"/bingo/dev/{k}-token-keys" for k in ("user", "public", "admin")},
@@ -225,21 +242,21 @@ def test_a_new_bundle_updates_exactly_the_function_code(calls: list[str]) -> Non
     dry = deploy_aws(CONFIG, new, dry_run=True, out=out)
     teardown = teardown_aws(CONFIG, dry_run=True, out=out)
     assert (dry.outputs, teardown.outputs) == (None, None)
-    assert len(teardown.plan) == 2 + 5 + 5 + 1 + 3 + 1
+    assert len(teardown.plan) == 2 + 2 + 7 + 7 + 1 + 3 + 1
     assert mutating(calls[before:]) == []
-    assert "Plan: 5 to update." in out.getvalue()
-    assert "Plan: 17 to delete." in out.getvalue()
+    assert "Plan: 7 to update." in out.getvalue()
+    assert "Plan: 23 to delete." in out.getvalue()
     assert all(secret not in out.getvalue() for secret in secrets())
 
     assert [(a.verb, a.kind, a.details["changed"]) for a in dry.plan] == [
         ("update", "lambda_function", ["CodeSha256"])
-    ] * 5
+    ] * 7
     before = len(calls)
     deploy_aws(CONFIG, new)
 
     assert sorted(set(mutating(calls[before:]))) == ["UpdateFunctionCode"]
     lambda_ = client("lambda")
-    for handler in HANDLERS:
+    for handler in FUNCTIONS:
         name = f"bingo-dev-{handler.replace('_', '-')}"
         assert lambda_.get_function_configuration(FunctionName=name)["CodeSha256"] == code_sha256(
             new
@@ -256,12 +273,13 @@ def test_a_dry_run_prints_the_plan_and_calls_nothing_that_mutates(calls: list[st
     result = deploy_aws(CONFIG, BUNDLE, dry_run=True, out=out)
 
     assert result.outputs is None
-    assert len(result.plan) == 51
+    assert len(result.plan) == PLANNED
     assert calls  # it did observe
     assert mutating(calls) == []
     printed = out.getvalue()
-    assert "Plan: 51 to create." in printed
-    assert "create  ssm_parameter    /bingo/dev/admin-token-keys" in printed
+    assert f"Plan: {PLANNED} to create." in printed
+    rows = [line.split()[:3] for line in printed.splitlines()]
+    assert ["create", "ssm_parameter", "/bingo/dev/admin-token-keys"] in rows
     assert client("apigatewayv2").get_apis()["Items"] == []
     assert client("dynamodb").list_tables()["TableNames"] == []
 
@@ -325,6 +343,9 @@ def leftovers() -> list[str]:
         if f["FunctionName"].startswith("bingo-dev")
     ]
     found += [
+        m["UUID"] for m in client("lambda").list_event_source_mappings()["EventSourceMappings"]
+    ]
+    found += [
         r["RoleName"]
         for r in client("iam").list_roles()["Roles"]
         if r["RoleName"].startswith("bingo")
@@ -364,7 +385,7 @@ def test_custom_domains_serve_both_apis_and_teardown_removes_everything(calls: l
         f"https://{ws_id}.execute-api.us-east-1.amazonaws.com/dev"
     )
     assert plan_aws(DOMAIN_CONFIG, BUNDLE) == []
-    assert len(leftovers()) == 1 + 5 + 1 + 3 + 2 + 2 + 5
+    assert len(leftovers()) == 1 + 7 + 2 + 1 + 3 + 2 + 2 + 7
 
     # Torn down without --domain, the APIs still come off the domains they are mapped on...
     first = teardown_aws(CONFIG)
@@ -381,5 +402,5 @@ def test_custom_domains_serve_both_apis_and_teardown_removes_everything(calls: l
     assert [(a.verb, a.kind) for a in second.plan] == [("delete", "domain_name")] * 2
     assert leftovers() == []
     assert first.outputs is not None
-    assert len(first.outputs["removed"]) == len(first.plan) == 2 + 2 + 5 + 5 + 1 + 3 + 1
+    assert len(first.outputs["removed"]) == len(first.plan) == 2 + 2 + 2 + 7 + 7 + 1 + 3 + 1
     assert teardown_aws(DOMAIN_CONFIG).plan == []

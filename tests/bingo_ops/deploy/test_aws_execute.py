@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zipfile
 from typing import Any
 
 import boto3
@@ -157,3 +158,60 @@ def test_the_plan_table_lines_up_and_counts() -> None:
     assert lines[2].endswith("update code b2xk… -> bmV3…")
     assert lines[-1] == "Plan: 1 to create, 1 to update."
     assert format_plan([]) == "Nothing to do: everything is as it should be.\n"
+
+
+def test_a_mapping_whose_stream_was_replaced_is_recreated_on_the_new_one(
+    aws: dict[str, str],
+) -> None:
+    # Two streams stand for the table's old and new stream (moto cannot re-enable one).
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    arns = []
+    for table in ("old", "new"):
+        described = dynamodb.create_table(
+            TableName=table,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+        )
+        arns.append(described["TableDescription"]["LatestStreamArn"])
+    role = boto3.client("iam", region_name=REGION).create_role(
+        RoleName="r", AssumeRolePolicyDocument="{}"
+    )["Role"]["Arn"]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", "")
+    lambda_ = boto3.client("lambda", region_name=REGION)
+    lambda_.create_function(
+        FunctionName="f",
+        Runtime="python3.12",
+        Role=role,
+        Handler="handler.h",
+        Code={"ZipFile": buffer.getvalue()},
+    )
+    old = lambda_.create_event_source_mapping(
+        FunctionName="f", EventSourceArn=arns[0], StartingPosition="LATEST", BatchSize=100
+    )
+    run = executor()
+
+    run.execute(
+        [
+            update(
+                "event_source_mapping",
+                "m",
+                ["EventSourceArn"],
+                FunctionName="f",
+                UUID=old["UUID"],
+                EventSourceArn=arns[1],
+                StartingPosition="LATEST",
+                BatchSize=100,
+                MaximumBatchingWindowInSeconds=2,
+                previous={"EventSourceArn": arns[0]},
+            )
+        ]
+    )
+
+    (mapping,) = lambda_.list_event_source_mappings(FunctionName="f")["EventSourceMappings"]
+    assert mapping["EventSourceArn"] == arns[1]
+    assert mapping["MaximumBatchingWindowInSeconds"] == 2
+    assert run.known[("event_source_mapping", "m")]["UUID"] == mapping["UUID"] != old["UUID"]

@@ -163,3 +163,33 @@ def test_a_missing_bundle_file_is_reported_in_one_line(
     assert code == 1
     assert err.startswith("bingo-ops deploy: ")
     assert "nope.zip" in err
+
+
+@pytest.mark.slow
+def test_a_local_deploy_in_stream_mode_runs_the_broadcasters_with_the_given_windows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bingo_ops.deploy.local import teardown_local
+
+    state = tmp_path / "state"
+    try:
+        code, _out, err = _main(
+            capsys,
+            *("deploy", "--target", "local", "--state-dir", str(state)),
+            *("--http-port", "0", "--ws-port", "0", "--fanout", "stream"),
+            *("--board-window", "0.1", "--player-window", "0.5"),
+        )
+        assert code == 0, err
+        outputs = json.loads((state / "outputs.json").read_text())
+        assert outputs["fanout"] == "stream"
+        assert (outputs["boardWindowS"], outputs["playerWindowS"]) == (0.1, 0.5)
+        assert outputs["streamArn"].startswith("arn:aws:dynamodb:")
+    finally:
+        teardown_local(state)
+
+
+def test_deploy_refuses_an_unknown_fanout(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["deploy", "--target", "local", "--fanout", "sometimes"])
+    assert exited.value.code == 2
+    assert "--fanout" in capsys.readouterr().err

@@ -23,6 +23,7 @@ from bingo_ops.deploy.plan import (
 )
 from bingo_ops.deploy.resources import (
     DYNAMODB_ACTIONS,
+    EVENT_FILTER,
     KIND_ORDER,
     TEARDOWN_KINDS,
     AwsConfig,
@@ -30,11 +31,14 @@ from bingo_ops.deploy.resources import (
     Names,
     Ref,
     Resource,
+    batching_window,
     desired_resources,
+    event_filter_pattern,
     management_url,
     outputs,
     role_policy,
     websocket_url,
+    window_note,
 )
 
 ACCOUNT = "123456789012"
@@ -65,7 +69,10 @@ def fake_attributes(resource: Resource, region: str) -> dict[str, Any]:
         if resource.kind == "websocket_api":
             attributes["ManagementUrl"] = management_url(endpoint, CONFIG.stage)
         return attributes
+    table_arn = f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{resource.name}"
     return {
+        "dynamodb_table": {"TableArn": table_arn, "LatestStreamArn": f"{table_arn}/stream/2024"},
+        "event_source_mapping": {"UUID": f"uuid-{short}"},
         "iam_role": {"Arn": f"arn:aws:iam::{ACCOUNT}:role/{resource.name}"},
         "lambda_function": {"Arn": f"arn:aws:lambda:{region}:{ACCOUNT}:function:{resource.name}"},
         "authorizer": {"AuthorizerId": f"au{short}"},
@@ -109,8 +116,9 @@ def test_empty_account_plans_every_resource_kind_in_dependency_order() -> None:
         "http_api": 1,
         "stage": 2,
         "iam_role": 1,
-        "log_group": 5,
-        "lambda_function": 5,
+        "log_group": 7,
+        "lambda_function": 7,
+        "event_source_mapping": 2,
         "authorizer": 1,
         "integration": 4,
         "ws_route": 8,
@@ -134,12 +142,12 @@ def test_a_stage_that_matches_plans_nothing() -> None:
     assert plan_deploy(resources, deployed(resources)) == []
 
 
-def test_a_new_bundle_plans_exactly_the_five_code_updates() -> None:
+def test_a_new_bundle_plans_exactly_the_seven_code_updates() -> None:
     observed = deployed(desired())
 
     plan = plan_deploy(desired(sha="bmV3LWNvZGU="), observed)
 
-    assert [(a.verb, a.kind) for a in plan] == [("update", "lambda_function")] * 5
+    assert [(a.verb, a.kind) for a in plan] == [("update", "lambda_function")] * 7
     assert all(a.details["changed"] == ["CodeSha256"] for a in plan)
     assert all(a.details["previous"] == {"CodeSha256": SHA} for a in plan)
     assert plan[0].view()["summary"] == "update code c2hhLW9u… -> bmV3LWNv…"
@@ -239,7 +247,7 @@ def test_teardown_deletes_top_level_resources_dependents_first() -> None:
     kinds = [a.kind for a in plan]
     assert kinds == sorted(kinds, key=TEARDOWN_KINDS.index)
     assert set(kinds) == set(TEARDOWN_KINDS)
-    assert len(plan) == 2 + 2 + 2 + 5 + 5 + 1 + 3 + 1
+    assert len(plan) == 2 + 2 + 2 + 2 + 7 + 7 + 1 + 3 + 1
     assert plan_teardown(empty()) == []
 
 
@@ -395,6 +403,10 @@ def test_names_derive_from_prefix_and_stage() -> None:
         ({"memory_mb": 64}, "memory"),
         ({"timeout_s": 0}, "timeout"),
         ({"prefix": "p" * 31, "stage": "s" * 31}, "too long"),
+        ({"fanout": "coalesced"}, "fanout"),
+        ({"board_window_s": -0.5}, "board_window_s"),
+        ({"player_window_s": 301}, "player_window_s"),
+        ({"player_window_s": float("nan")}, "player_window_s"),
     ],
 )
 def test_a_bad_configuration_is_refused(kwargs: dict[str, Any], message: str) -> None:
@@ -407,3 +419,162 @@ def test_no_action_of_a_plan_carries_a_secret_value() -> None:
         if action.kind == "ssm_parameter":
             assert "Value" not in action.details
         assert set(action.view()) == {"verb", "kind", "name", "summary"}
+
+
+# -- the stream fan-out ---------------------------------------------------------------------------
+
+INLINE = AwsConfig(stage="dev", region="eu-west-1", fanout="inline")
+TABLE_ARN = f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/bingo-dev"
+
+
+def mapping_actions(plan: list[Action]) -> dict[str, Action]:
+    return {a.name: a for a in plan if a.kind == "event_source_mapping"}
+
+
+def test_every_function_gets_the_fanout_mode_and_stream_adds_two_mappings() -> None:
+    plan = plan_deploy(desired(), empty())
+
+    functions = {a.name: a for a in plan if a.kind == "lambda_function"}
+    assert {a.details["Environment"]["Variables"]["BINGO_FANOUT"] for a in functions.values()} == {
+        "stream"
+    }
+    assert functions["bingo-dev-broadcast-boards"].details["Handler"] == (
+        "backend.handlers.stream_broadcast.boards_handler"
+    )
+    table = next(a for a in plan if a.kind == "dynamodb_table")
+    assert table.details["Definition"]["StreamSpecification"] == {
+        "StreamEnabled": True,
+        "StreamViewType": "KEYS_ONLY",
+    }
+    found = mapping_actions(plan)
+    assert set(found) == {
+        "bingo-dev/stream -> bingo-dev-broadcast-boards",
+        "bingo-dev/stream -> bingo-dev-broadcast-players",
+    }
+    boards = found["bingo-dev/stream -> bingo-dev-broadcast-boards"].details
+    assert boards["EventSourceArn"] == Ref("dynamodb_table", "bingo-dev", "LatestStreamArn")
+    assert boards["MaximumBatchingWindowInSeconds"] == 0
+    assert (
+        found["bingo-dev/stream -> bingo-dev-broadcast-players"].details[
+            "MaximumBatchingWindowInSeconds"
+        ]
+        == 2
+    )
+    assert boards["FilterCriteria"] == {"Filters": [{"Pattern": event_filter_pattern()}]}
+    assert boards["note"].startswith("boards window 0.25 s -> 0 s: as soon as the poller")
+
+
+@pytest.mark.parametrize(
+    ("window", "seconds", "note"),
+    [
+        (0.25, 0, "boards window 0.25 s -> 0 s: as soon as the poller reads the shard, about 4"),
+        (2.0, 2, "boards window 2 s -> 2 s"),
+        (2.9, 2, "boards window 2.9 s -> 2 s (whole seconds, rounded down)"),
+        (300, 300, "boards window 300 s -> 300 s"),
+    ],
+)
+def test_windows_round_down_to_whole_seconds_and_say_so(
+    window: float, seconds: int, note: str
+) -> None:
+    assert batching_window(window) == seconds
+    assert window_note("boards", window).startswith(note)
+
+
+def test_the_filter_passes_only_inserts_of_event_items() -> None:
+    assert EVENT_FILTER == {
+        "eventName": ["INSERT"],
+        "dynamodb": {"Keys": {"sk": {"S": [{"prefix": "EVENT#"}]}}},
+    }
+    assert event_filter_pattern() == (
+        '{"dynamodb":{"Keys":{"sk":{"S":[{"prefix":"EVENT#"}]}}},"eventName":["INSERT"]}'
+    )
+
+
+def test_the_role_reads_only_this_tables_streams_and_only_with_stream_fanout() -> None:
+    known = {("websocket_api", "bingo-dev-ws"): {"ApiId": "wsid"}}
+    streaming = resolve(role_policy(CONFIG, account=ACCOUNT, partition="aws"), known, strict=True)
+    inline = resolve(role_policy(INLINE, account=ACCOUNT, partition="aws"), known, strict=True)
+
+    (stream,) = [s for s in streaming["Statement"] if s["Sid"] == "Stream"]
+    assert stream["Resource"] == [f"{TABLE_ARN}/stream/*"]
+    assert set(stream["Action"]) == {
+        "dynamodb:DescribeStream",
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+        "dynamodb:ListStreams",
+    }
+    assert "Stream" not in {s["Sid"] for s in inline["Statement"]}
+    logs = next(s for s in streaming["Statement"] if s["Sid"] == "Logs")["Resource"]
+    assert any("bingo-dev-broadcast-players" in r for r in logs)
+
+
+def test_a_table_without_a_stream_is_updated_and_the_mappings_wait_for_its_arn() -> None:
+    resources = desired()
+    observed = deployed(resources)
+    key = ("dynamodb_table", "bingo-dev")
+    found = observed.resources[key]
+    no_stream = Found(
+        {k: v for k, v in found.attributes.items() if k != "LatestStreamArn"},
+        {**found.spec, "StreamSpecification": {"StreamEnabled": False}},
+    )
+    kept = {k: f for k, f in observed.resources.items() if k[0] != "event_source_mapping"}
+
+    plan = plan_deploy(resources, Observed(ACCOUNT, "aws", {**kept, key: no_stream}))
+
+    assert [(a.verb, a.kind) for a in plan] == [
+        ("update", "dynamodb_table"),
+        ("create", "event_source_mapping"),
+        ("create", "event_source_mapping"),
+    ]
+    assert plan[0].details["changed"] == ["StreamSpecification"]
+    assert isinstance(plan[1].details["EventSourceArn"], Ref)
+
+
+def test_a_stream_of_another_view_type_is_replaced_and_the_mappings_move_with_it() -> None:
+    resources = desired()
+    observed = deployed(resources)
+    key = ("dynamodb_table", "bingo-dev")
+    found = observed.resources[key]
+    images = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    changed = {
+        **observed.resources,
+        key: Found(found.attributes, {**found.spec, "StreamSpecification": images}),
+    }
+
+    plan = plan_deploy(resources, Observed(ACCOUNT, "aws", changed))
+
+    assert [(a.verb, a.kind, a.details["changed"]) for a in plan] == [
+        ("update", "dynamodb_table", ["StreamSpecification"]),
+        ("update", "event_source_mapping", ["EventSourceArn"]),
+        ("update", "event_source_mapping", ["EventSourceArn"]),
+    ]
+    # The new stream's ARN is known only once the executor has replaced the stream.
+    assert plan[1].details["EventSourceArn"] == Ref(
+        "dynamodb_table", "bingo-dev", "LatestStreamArn"
+    )
+
+
+def test_inline_fanout_deletes_the_mappings_then_the_broadcasters_last() -> None:
+    observed = deployed(desired())
+
+    plan = plan_deploy(desired(INLINE), observed)
+
+    assert [(a.verb, a.kind, a.name) for a in plan if a.verb == "delete"] == [
+        ("delete", "event_source_mapping", "bingo-dev/stream -> bingo-dev-broadcast-boards"),
+        ("delete", "event_source_mapping", "bingo-dev/stream -> bingo-dev-broadcast-players"),
+        ("delete", "lambda_function", "bingo-dev-broadcast-boards"),
+        ("delete", "lambda_function", "bingo-dev-broadcast-players"),
+    ]
+    assert [a.verb for a in plan][-4:] == ["delete"] * 4
+    assert {a.details["UUID"] for a in plan if a.kind == "event_source_mapping"} <= {
+        f.attributes["UUID"]
+        for k, f in observed.resources.items()
+        if k[0] == "event_source_mapping"
+    }
+    # On an account without broadcasters, inline plans nothing about them.
+    fresh = plan_deploy(desired(INLINE), empty())
+    assert {a.verb for a in fresh} == {"create"}
+    assert not {"event_source_mapping"} & {a.kind for a in fresh}
+    assert not [a for a in fresh if "broadcast" in a.name]
+    inline_desired = desired(INLINE)
+    assert plan_deploy(inline_desired, deployed([r for r in inline_desired if not r.absent])) == []

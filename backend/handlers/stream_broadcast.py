@@ -1,0 +1,45 @@
+"""Broadcasters: DynamoDB Streams batches of new events -> coalesced fan-out, one per audience.
+
+Two entry points, one function each, so each audience has its own event source mapping and
+batching window (boards: a fraction of a second; players: seconds). See `services.fanout`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from backend import wiring
+from backend.adapters.dynamodb_keys import parse_event_item_keys
+from backend.domain.model import Audience
+from backend.handlers.events import StreamBatch
+from backend.services import fanout
+
+log = logging.getLogger(__name__)
+
+
+def _broadcast(event: dict[str, Any], audience: Audience) -> dict[str, Any]:
+    batch = StreamBatch.from_event(event, parse_event_item_keys)
+    report = fanout.fan_out(wiring.deps(), audience, batch.seq_ranges)
+    log.info(
+        "%s broadcast: %d records (%d ignored), %d games, %d posts, %d gone",
+        audience,
+        batch.records,
+        batch.ignored,
+        report.games,
+        report.posts,
+        report.gone,
+    )
+    # A store failure raises instead, and the stream retries the batch; a failed post is the
+    # gateway's concern (logged), never a reason to resend the batch to everyone.
+    return {"batchItemFailures": []}
+
+
+def boards_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+    """Send a window's news to the public boards subscribed to each game."""
+    return _broadcast(event, Audience.BOARD)
+
+
+def players_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+    """Send a window's news to the players subscribed to each game."""
+    return _broadcast(event, Audience.PLAYER)

@@ -1,0 +1,177 @@
+"""Coalesced fan-out per audience: what a broadcaster sends for one window of a stream's changes.
+
+The table's change stream hands a broadcaster function the events written during its batching
+window (one window per audience: boards, players). For each game with news, the broadcaster
+reads the game's standings *now* (at least as new as the window's last event) and sends:
+
+- to subscribers of the activity feed (boards by default, players who asked): the window's own
+  events, exactly the seq range of its records, as `activity_batch` messages, each within one
+  32 KB billing unit;
+- to the others: only state changes (a game ending matters to everyone), one message each;
+- to everyone, when the standings may have moved: one bounded `leaderboard_update`, the top N
+  for a board, the top N plus their own neighbourhood for a player.
+
+Nothing is sent for a game without news, so an idle game costs nothing; and because the
+standings are read when the window closes, the latest state reaches every subscriber within
+its window of the last change (the trailing update).
+
+A leaderboard carries the seq of the window's last event, though its rows may already include
+a few later marks (whose own window follows): a client then never sees a leaderboard ahead of
+the events it was given, which it would take for a gap and resume, and no event is sent twice
+(except when the stream redelivers a batch, which clients drop by seq). The DynamoDB adapter's
+`leaderboard` gives the same guarantee: `seq` may understate the rows, never overstate them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from backend.domain import events, messages
+from backend.domain.audience import (
+    DEFAULT_NEIGHBOURS,
+    DEFAULT_TOP_N,
+    activity_batches,
+    bounded_leaderboard_update,
+)
+from backend.domain.model import Audience, Subscription
+from backend.services.broadcast import forget_gone
+from backend.services.context import Deps
+
+# Events after which the standings (or the number of players) may differ.
+_MOVES_LEADERBOARD = frozenset({events.PLAYER_JOINED, events.WORD_MARKED, events.STATE_CHANGED})
+# Events a window may carry to the feed; a client further behind resumes from the batch's seq.
+MAX_WINDOW_EVENTS = 1_000
+
+
+@dataclass
+class FanoutReport:
+    """What one broadcaster invocation sent.
+
+    Attributes:
+        games: Games that had news and at least one subscriber of the audience.
+        posts: Posts attempted (one message to one connection each).
+        delivered: Posts the gateway accepted.
+        gone: Connections the gateway reported gone (deleted).
+        by_type: Posts attempted per message type.
+    """
+
+    games: int = 0
+    posts: int = 0
+    delivered: int = 0
+    gone: int = 0
+    by_type: dict[str, int] = field(default_factory=dict)
+
+
+class _Sender:
+    """Posts payloads and keeps the report; connections found gone are dropped for the rest."""
+
+    def __init__(self, deps: Deps, report: FanoutReport) -> None:
+        self.deps = deps
+        self.report = report
+        self.gone: set[str] = set()
+
+    def post(self, connection_ids: Sequence[str], message: dict[str, object]) -> None:
+        live = [c for c in connection_ids if c not in self.gone]
+        if not live:
+            return
+        delivery = self.deps.gateway.post_many(live, messages.encode(dict(message)))
+        forget_gone(self.deps, delivery)
+        self.gone.update(delivery.gone)
+        kind = str(message.get("type"))
+        self.report.posts += len(live)
+        self.report.by_type[kind] = self.report.by_type.get(kind, 0) + len(live)
+        self.report.delivered += len(delivery.delivered)
+        self.report.gone += len(delivery.gone)
+
+
+def fan_out(
+    deps: Deps,
+    audience: Audience,
+    seq_ranges: Mapping[str, tuple[int, int]],
+    *,
+    top_n: int = DEFAULT_TOP_N,
+    neighbours: int = DEFAULT_NEIGHBOURS,
+) -> FanoutReport:
+    """Send one window's news of each game to one audience of its subscribers.
+
+    Args:
+        deps: The services' dependencies.
+        audience: Boards or players: the subscriptions this invocation serves.
+        seq_ranges: Game id -> the lowest and highest event seq of the window's records.
+            Records delivered twice (streams are at-least-once) resend events a client
+            already has; clients drop them by seq.
+        top_n: Leaderboard rows from the top in every view.
+        neighbours: Rows either side of a player's own row in their view.
+
+    Returns:
+        What was sent.
+
+    Raises:
+        StoreUnavailable: the store failed; the stream retries the batch.
+    """
+    report = FanoutReport()
+    sender = _Sender(deps, report)
+    for game_id, seqs in sorted(seq_ranges.items()):
+        now = deps.clock()
+        subscriptions = [
+            s for s in deps.store.subscriptions(game_id, now=now) if s.audience == audience
+        ]
+        if not subscriptions:
+            continue
+        report.games += 1
+        _fan_out_game(deps, sender, audience, game_id, seqs, subscriptions, top_n, neighbours)
+    return report
+
+
+def _fan_out_game(
+    deps: Deps,
+    sender: _Sender,
+    audience: Audience,
+    game_id: str,
+    seqs: tuple[int, int],
+    subscriptions: Sequence[Subscription],
+    top_n: int,
+    neighbours: int,
+) -> None:
+    first, last = seqs
+    if audience is Audience.PLAYER:
+        board = deps.store.standings(game_id)
+    else:
+        board = deps.store.leaderboard(game_id, limit=top_n)
+    now = deps.clock()
+    limit = min(MAX_WINDOW_EVENTS, max(0, last - first + 1))
+    window = [
+        e
+        for e in deps.store.events_after(game_id, max(first, 1) - 1, limit=limit, now=now)
+        if e.seq <= last
+    ]
+    # See the module docstring: labelled with the window's last event, never ahead of it.
+    seq = min(board.seq, last)
+    feed = [s.connection_id for s in subscriptions if s.feed]
+    others = [s.connection_id for s in subscriptions if not s.feed]
+    for batch in activity_batches(game_id, window):
+        sender.post(feed, batch)
+    for event in window:
+        if event.type == events.STATE_CHANGED:
+            sender.post(others, messages.event_message(event))
+    if not any(e.type in _MOVES_LEADERBOARD for e in window):
+        return
+    if audience is Audience.BOARD:
+        view = bounded_leaderboard_update(
+            game_id, seq, board.entries, now, top_n=top_n, total_players=board.total_players
+        )
+        sender.post([s.connection_id for s in subscriptions], view)
+        return
+    for subscription in subscriptions:
+        view = bounded_leaderboard_update(
+            game_id,
+            seq,
+            board.entries,
+            now,
+            viewer_session_id=subscription.viewer,
+            top_n=top_n,
+            neighbours=neighbours,
+            total_players=board.total_players,
+        )
+        sender.post([subscription.connection_id], view)
