@@ -21,6 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from bingo_ops.deploy.fanout import (
+    DEFAULT_BOARD_WINDOW_S,
+    DEFAULT_FANOUT,
+    DEFAULT_PLAYER_WINDOW_S,
+)
+
 PID_FILE: Final = "stack.pid"
 LOG_FILE: Final = "stack.log"
 OUTPUTS_FILE: Final = "outputs.json"
@@ -71,9 +77,9 @@ class LocalOptions:
     ws_port: int = 8001
     outputs: Path | None = None
     start_timeout_s: float = DEFAULT_START_TIMEOUT_S
-    fanout: str = "inline"
-    board_window_s: float = 0.25
-    player_window_s: float = 2.0
+    fanout: str = DEFAULT_FANOUT
+    board_window_s: float = DEFAULT_BOARD_WINDOW_S
+    player_window_s: float = DEFAULT_PLAYER_WINDOW_S
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ OUTPUT_KEYS = {
     "stateDir",
     "database",
     "pid",
+    "fanout",  # inline by default: no windows, no stream
 }
 
 

@@ -73,6 +73,17 @@ def _public_token(client: httpx.Client, http_url: str) -> str:
     return token
 
 
+def _policy_statements(lambda_: Any, function: str) -> list[Any]:
+    """A function's resource policy; the stream broadcasters have none (nothing invokes them)."""
+    try:
+        statements: list[Any] = json.loads(lambda_.get_policy(FunctionName=function)["Policy"])[
+            "Statement"
+        ]
+    except lambda_.exceptions.ResourceNotFoundException:
+        return []
+    return statements
+
+
 def _held(region: str) -> Counter[str]:
     """What the moto account holds, counted by the deploy plan's resource kinds."""
     apis = boto3.client("apigatewayv2", region_name=region)
@@ -95,10 +106,10 @@ def _held(region: str) -> Counter[str]:
     )
     functions = [f["FunctionName"] for f in lambda_.list_functions()["Functions"]]
     held["lambda_function"] = len(functions)
-    held["permission"] = sum(
-        len(json.loads(lambda_.get_policy(FunctionName=f)["Policy"])["Statement"])
-        for f in functions
-    )
+    held["permission"] = sum(len(_policy_statements(lambda_, f)) for f in functions)
+    mappings = lambda_.list_event_source_mappings()["EventSourceMappings"]
+    if mappings:
+        held["event_source_mapping"] = len(mappings)
     for api in apis.get_apis()["Items"]:
         api_id, websocket = api["ApiId"], api["ProtocolType"] == "WEBSOCKET"
         held["websocket_api" if websocket else "http_api"] += 1
