@@ -8,17 +8,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bingo_ops.deploy.fanout import (
+    DEFAULT_BOARD_WINDOW_S,
+    DEFAULT_FANOUT,
+    DEFAULT_PLAYER_WINDOW_S,
+)
+
 if TYPE_CHECKING:
     from bingo_ops.deploy.aws import AwsConfig
     from bingo_ops.replay.replayer import ReplaySummary
 
 # Heavy imports happen inside each command, so `bingo-ops --help` stays instant.
-
-# One default for the local stack and for AWS, so both behave alike. Inline (the original
-# per-mark fan-out) until the conference benchmark settles the windows; `--fanout stream` opts in.
-DEFAULT_FANOUT = "inline"
-DEFAULT_BOARD_WINDOW_S = 0.25
-DEFAULT_PLAYER_WINDOW_S = 2.0
 
 
 def _demo(args: argparse.Namespace) -> int:

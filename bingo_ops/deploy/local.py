@@ -21,6 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from bingo_ops.deploy.fanout import (
+    DEFAULT_BOARD_WINDOW_S,
+    DEFAULT_FANOUT,
+    DEFAULT_PLAYER_WINDOW_S,
+)
+
 PID_FILE: Final = "stack.pid"
 LOG_FILE: Final = "stack.log"
 OUTPUTS_FILE: Final = "outputs.json"
@@ -71,9 +77,9 @@ class LocalOptions:
     ws_port: int = 8001
     outputs: Path | None = None
     start_timeout_s: float = DEFAULT_START_TIMEOUT_S
-    fanout: str = "inline"
-    board_window_s: float = 0.25
-    player_window_s: float = 2.0
+    fanout: str = DEFAULT_FANOUT
+    board_window_s: float = DEFAULT_BOARD_WINDOW_S
+    player_window_s: float = DEFAULT_PLAYER_WINDOW_S
 
 
 @dataclass(frozen=True)
@@ -138,7 +144,7 @@ class Paths:
         return self.state_dir / LOCK_FILE
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     """Whether `pid` exists and has not exited (a zombie has), whatever it runs."""
     try:
         os.kill(pid, 0)
@@ -276,7 +282,7 @@ def _wait_started(pid: int, paths: Paths, timeout_s: float) -> dict[str, Any]:
             return found
         # Alive is enough here: a process just started may not show its final command line
         # yet, and calling it gone would orphan a stack that is about to listen.
-        if not _alive(pid):
+        if not process_alive(pid):
             raise LocalStackError(
                 f"the local stack exited before it listened; the end of {paths.log}:\n"
                 + log_tail(paths.log)

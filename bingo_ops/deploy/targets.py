@@ -16,6 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, TextIO
 
+from bingo_ops.deploy.fanout import (
+    DEFAULT_BOARD_WINDOW_S,
+    DEFAULT_FANOUT,
+    DEFAULT_PLAYER_WINDOW_S,
+)
 from bingo_ops.deploy.local import (
     LocalOptions,
     deploy_local,
@@ -141,9 +146,9 @@ def aws_config(
     certificate_arn: str | None = None,
     memory_mb: int = 256,
     timeout_s: int = 10,
-    fanout: str = "stream",
-    board_window_s: float = 0.25,
-    player_window_s: float = 2.0,
+    fanout: str = DEFAULT_FANOUT,
+    board_window_s: float = DEFAULT_BOARD_WINDOW_S,
+    player_window_s: float = DEFAULT_PLAYER_WINDOW_S,
 ) -> AwsConfig:
     """The AWS stage configuration (imports the AWS deployer).
 

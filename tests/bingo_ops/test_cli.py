@@ -34,6 +34,7 @@ OUTPUT_KEYS = {
     "stateDir",
     "database",
     "pid",
+    "fanout",  # inline by default: no windows, no stream
 }
 
 

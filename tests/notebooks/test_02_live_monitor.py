@@ -8,50 +8,31 @@ what the test itself reads from the stack: the game's event log and leaderboard.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
+from notebook_kit import NotebookRun, read_figure, run_notebook
 
 from bingo_ops.client import BingoHttp
-from bingo_ops.deploy.stack import StackHandle, open_stack
-from bingo_ops.notebooks.execute import execute_notebook
+from bingo_ops.deploy.stack import StackHandle
 
-ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOK = ROOT / "notebooks" / "02_live_monitor.ipynb"
-PARAMETERS = {"stack", "output_dir", "as_public", "nickname", "game_id", "duration_s"}
-PARAMETERS |= {"demo_activity"}
 # Long enough for the demo replay (half of it) to end well before the monitor stops.
 DURATION_S = 8
 
 
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[StackHandle]:
-    with open_stack("", state_dir=tmp_path / "state") as handle:
-        yield handle
+@pytest.fixture(autouse=True)
+def _cache_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The board's public token cache goes to the platform cache dir: keep it in tmp_path.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
 
 
-def _run(tmp_path: Path, stack: StackHandle, **parameters: Any) -> tuple[dict[str, Any], Path]:
-    assert stack.state_dir is not None
-    output_dir = tmp_path / "reports"
-    executed = tmp_path / "executed.ipynb"
-    execute_notebook(
-        NOTEBOOK,
-        executed,
-        {
-            "stack": str(stack.state_dir / "outputs.json"),
-            "output_dir": str(output_dir),
-            "duration_s": DURATION_S,
-            **parameters,
-        },
-        cwd=tmp_path,
+def _run(tmp_path: Path, outputs: Path, **parameters: Any) -> NotebookRun:
+    return run_notebook(
+        "02_live_monitor", tmp_path, stack=str(outputs), duration_s=DURATION_S, **parameters
     )
-    results: dict[str, Any] = json.loads((output_dir / "results.json").read_text())
-    return results, executed
 
 
 def _server(stack: StackHandle, game_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -103,25 +84,14 @@ def _outputs_by_cell(executed: Path) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def test_the_committed_notebook_has_parameters_first_and_no_outputs() -> None:
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-
-    assert notebook.cells[0] is code[0]
-    assert "parameters" in code[0].metadata.get("tags", [])
-    names = {line.split("=")[0].strip() for line in code[0].source.splitlines() if "=" in line}
-    assert names == PARAMETERS
-    assert all(not cell.outputs and cell.execution_count is None for cell in code)
-
-
 @pytest.mark.slow
 def test_a_board_watches_a_demo_game_and_ends_with_the_servers_leaderboard(
-    tmp_path: Path, stack: StackHandle, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, started_stack: tuple[StackHandle, Path]
 ) -> None:
-    # The board's public token cache goes to the platform cache dir: keep it in tmp_path.
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    stack, outputs = started_stack
 
-    results, executed = _run(tmp_path, stack)
+    run = _run(tmp_path, outputs)
+    results = run.results
 
     log = _check_against_the_stack(results, stack)
     assert results["asPublic"] is True
@@ -130,13 +100,12 @@ def test_a_board_watches_a_demo_game_and_ends_with_the_servers_leaderboard(
     assert results["eventsByType"]["game_created"] == 1
     assert results["durationS"] == DURATION_S
     joined = {e["data"]["nickname"] for e in log if e["type"] == "player_joined"}
-    figure = json.loads((tmp_path / "reports" / "points_over_time.json").read_text())
+    figure = read_figure(run.output_dir, "points_over_time")
     charted = [trace["name"] for trace in figure["data"]]
     assert len(charted) == results["playersCharted"] == min(8, len(joined))
     assert set(charted) <= joined
-    assert (tmp_path / "reports" / "points_over_time.html").is_file()
 
-    cells = _outputs_by_cell(executed)
+    cells = _outputs_by_cell(run.executed)
     widget = cells["monitor = LiveMonitor("]
     assert "application/vnd.jupyter.widget-view+json" in widget[0]["data"]
     status = cells["await monitor.run(duration_s)"][0]["text"]
@@ -150,11 +119,11 @@ def test_a_board_watches_a_demo_game_and_ends_with_the_servers_leaderboard(
 
 @pytest.mark.slow
 def test_a_player_joins_the_demo_game_and_watches_it(
-    tmp_path: Path, stack: StackHandle, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, started_stack: tuple[StackHandle, Path]
 ) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    stack, outputs = started_stack
 
-    results, _ = _run(tmp_path, stack, as_public=False, nickname="watcher")
+    results = _run(tmp_path, outputs, as_public=False, nickname="watcher").results
 
     log = _check_against_the_stack(results, stack)
     assert results["asPublic"] is False

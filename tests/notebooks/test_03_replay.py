@@ -10,66 +10,16 @@ import asyncio
 import base64
 import json
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import numpy as np
 import pytest
+from notebook_kit import read_figure, run_notebook
 
 from bingo_ops.client.http import BingoHttp
-from bingo_ops.deploy.stack import StackHandle, open_stack
-from bingo_ops.notebooks.execute import execute_notebook
+from bingo_ops.deploy.stack import StackHandle
 from bingo_ops.replay.scenario import ACTION_KINDS, ScenarioSpec, generate, write_jsonl
-
-ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOK = ROOT / "notebooks" / "03_replay.ipynb"
-PARAMETERS = {
-    "stack",
-    "output_dir",
-    "scenario",
-    "games",
-    "players",
-    "boards",
-    "grid_size",
-    "marks_per_player_per_minute",
-    "duration_s",
-    "speed",
-    "seed",
-}
-
-
-def test_the_committed_notebook_has_parameters_first_and_no_outputs() -> None:
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-
-    assert "parameters" in notebook.cells[0].metadata.get("tags", [])
-    names = {line.split("=")[0].strip() for line in code[0].source.splitlines() if "=" in line}
-    assert names == PARAMETERS
-    assert all(not cell.outputs and cell.execution_count is None for cell in code)
-    assert notebook.metadata.kernelspec.name == "python3"
-
-
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[tuple[StackHandle, Path]]:
-    """A fresh local stack and its outputs file, as `bingo-ops serve --outputs` leaves one."""
-    with open_stack("") as handle:
-        path = tmp_path / "outputs.json"
-        path.write_text(json.dumps(handle.outputs))
-        yield handle, path
-
-
-def _run(tmp_path: Path, **parameters: Any) -> tuple[dict[str, Any], Path]:
-    output_dir = tmp_path / "reports"
-    execute_notebook(
-        NOTEBOOK,
-        tmp_path / "executed.ipynb",
-        {"output_dir": str(output_dir), **parameters},
-        cwd=tmp_path,
-    )
-    results: dict[str, Any] = json.loads((output_dir / "results.json").read_text())
-    return results, output_dir
 
 
 def _stack_log(handle: StackHandle, game_ids: list[str]) -> list[dict[str, Any]]:
@@ -127,17 +77,18 @@ def _check_against_the_stack(
     assert types["bingo_claimed"] == results["replay"]["claims_sent"]
     assert results["checks"] == {"marks": True, "joins": True, "claims": True, "ended": True}
     assert results["replay"]["errors"] == {}
-    figure = json.loads((output_dir / "marks_per_minute.json").read_text())
+    figure = read_figure(output_dir, "marks_per_minute")
     assert sum(sum(_values(trace["y"])) for trace in figure["data"]) == types["word_marked"]
     return actions
 
 
 @pytest.mark.slow
 def test_a_generated_scenario_is_replayed_and_the_results_match_the_stacks_log(
-    tmp_path: Path, stack: tuple[StackHandle, Path]
+    tmp_path: Path, started_stack: tuple[StackHandle, Path]
 ) -> None:
-    handle, outputs = stack
-    results, output_dir = _run(
+    handle, outputs = started_stack
+    run = run_notebook(
+        "03_replay",
         tmp_path,
         stack=str(outputs),
         games=2,
@@ -149,8 +100,9 @@ def test_a_generated_scenario_is_replayed_and_the_results_match_the_stacks_log(
         speed=40.0,
         seed=5,
     )
+    results = run.results
 
-    actions = _check_against_the_stack(results, output_dir, handle)
+    actions = _check_against_the_stack(results, run.output_dir, handle)
     spec = results["scenario"]["spec"]
     assert results["scenario"]["source"] == "generated"
     assert (spec["games"], spec["players"], spec["grid_size"], spec["seed"]) == (2, 6, 3, 5)
@@ -160,7 +112,7 @@ def test_a_generated_scenario_is_replayed_and_the_results_match_the_stacks_log(
 
 @pytest.mark.slow
 def test_a_scenario_file_is_replayed_as_written(
-    tmp_path: Path, stack: tuple[StackHandle, Path]
+    tmp_path: Path, started_stack: tuple[StackHandle, Path]
 ) -> None:
     spec = ScenarioSpec(
         games=1,
@@ -175,8 +127,11 @@ def test_a_scenario_file_is_replayed_as_written(
     )
     scenario = tmp_path / "mine.jsonl"
     write_jsonl(generate(spec), scenario, spec)
-    handle, outputs = stack
-    results, output_dir = _run(tmp_path, stack=str(outputs), scenario=str(scenario), speed=30.0)
+    handle, outputs = started_stack
+    run = run_notebook(
+        "03_replay", tmp_path, stack=str(outputs), scenario=str(scenario), speed=30.0
+    )
+    results, output_dir = run.results, run.output_dir
 
     _check_against_the_stack(results, output_dir, handle)
     assert results["scenario"]["source"] == str(scenario)

@@ -8,31 +8,14 @@ plus round trips.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
-import nbformat
 import pytest
+from notebook_kit import read_figure, run_notebook
 
-from bingo_ops.deploy.stack import StackHandle, open_stack
-from bingo_ops.notebooks.execute import execute_notebook
+from bingo_ops.deploy.stack import StackHandle
 
-ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOK = ROOT / "notebooks" / "04_latency.ipynb"
-PARAMETERS = {
-    "stack",
-    "output_dir",
-    "players",
-    "push_subscribers",
-    "pollers",
-    "poll_interval_s",
-    "duration_s",
-    "marks_per_second",
-    "seed",
-}
 SMALL = {
     "players": 3,
     "push_subscribers": 3,
@@ -44,26 +27,6 @@ SMALL = {
 }
 # Scheduling slack of one event loop carrying every client on a 2-core machine.
 LOOP_SLACK_MS = 500.0
-
-
-def test_the_committed_notebook_has_parameters_first_and_no_outputs() -> None:
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-
-    assert notebook.cells[0] is code[0]
-    assert "parameters" in code[0].metadata.get("tags", [])
-    names = {line.split("=")[0].strip() for line in code[0].source.splitlines() if "=" in line}
-    assert names == PARAMETERS
-    assert all(not cell.outputs and cell.execution_count is None for cell in code)
-    assert notebook.metadata["kernelspec"]["name"] == "python3"
-
-
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[tuple[StackHandle, Path]]:
-    with open_stack("") as handle:
-        outputs = tmp_path / "outputs.json"
-        outputs.write_text(json.dumps(handle.outputs))
-        yield handle, outputs
 
 
 def _word_marked_seqs(handle: StackHandle, game_id: str) -> tuple[list[int], str]:
@@ -84,17 +47,11 @@ def _word_marked_seqs(handle: StackHandle, game_id: str) -> tuple[list[int], str
 
 @pytest.mark.slow
 def test_latency_notebook_measures_push_and_polling_of_the_same_marks(
-    tmp_path: Path, stack: tuple[StackHandle, Path]
+    tmp_path: Path, started_stack: tuple[StackHandle, Path]
 ) -> None:
-    handle, outputs = stack
-    output_dir = tmp_path / "reports"
-    execute_notebook(
-        NOTEBOOK,
-        tmp_path / "executed.ipynb",
-        {"stack": str(outputs), "output_dir": str(output_dir), **SMALL},
-        cwd=tmp_path,
-    )
-    results: dict[str, Any] = json.loads((output_dir / "results.json").read_text())
+    handle, outputs = started_stack
+    run = run_notebook("04_latency", tmp_path, stack=str(outputs), **SMALL)
+    results = run.results
 
     seqs, state = _word_marked_seqs(handle, results["gameId"])
     marks = round(SMALL["duration_s"] * SMALL["marks_per_second"])
@@ -115,6 +72,5 @@ def test_latency_notebook_measures_push_and_polling_of_the_same_marks(
     assert f"{marks} marks" in results["verdict"]
 
     for name in ("latency_cdf", "latency_histogram"):
-        assert (output_dir / f"{name}.html").is_file()
-        figure = json.loads((output_dir / f"{name}.json").read_text())
+        figure = read_figure(run.output_dir, name)
         assert sum(len(trace["x"]) for trace in figure["data"]) == push["count"] + polling["count"]

@@ -7,34 +7,14 @@ the two modes' invocations must add up to exactly what the stack metered.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import nbformat
 import pytest
+from notebook_kit import read_figure, run_notebook
 
-from bingo_ops.deploy.local import OUTPUTS_FILE
-from bingo_ops.deploy.stack import open_stack
+from bingo_ops.deploy.stack import StackHandle
 from bingo_ops.measure.invocations import metering_delta
-from bingo_ops.notebooks.execute import execute_notebook
 
-ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOK = ROOT / "notebooks" / "05_invocations.ipynb"
-PARAMETERS = {
-    "stack",
-    "output_dir",
-    "players",
-    "games",
-    "boards",
-    "marks_per_player_per_minute",
-    "duration_s",
-    "speed",
-    "poll_interval_s",
-    "seed",
-    "fanout",
-    "board_window_s",
-    "player_window_s",
-}
 FUNCTIONS = (
     "ws_authorizer",
     "ws_connect",
@@ -47,41 +27,27 @@ FUNCTIONS = (
 FIGURES = ("invocations_per_user_hour", "usd_per_hour", "model_vs_metered", "frontier")
 
 
-def test_the_committed_notebook_has_parameters_first_and_no_outputs() -> None:
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-
-    assert "parameters" in notebook.cells[0].metadata.get("tags", [])
-    names = {line.split("=")[0].strip() for line in code[0].source.splitlines() if "=" in line}
-    assert names == PARAMETERS
-    assert all(not cell.outputs and cell.execution_count is None for cell in code)
-
-
 @pytest.mark.slow
-def test_results_match_the_stacks_own_metering(tmp_path: Path) -> None:
-    output_dir = tmp_path / "reports"
-    with open_stack("", state_dir=tmp_path / "state") as handle:
-        outputs_file = tmp_path / "state" / OUTPUTS_FILE
-        before = handle.metrics()
-        execute_notebook(
-            NOTEBOOK,
-            tmp_path / "executed.ipynb",
-            {
-                "stack": str(outputs_file),
-                "output_dir": str(output_dir),
-                "players": 6,
-                "games": 2,
-                "boards": 2,
-                "marks_per_player_per_minute": 12.0,
-                "duration_s": 3.0,
-                "speed": 1.0,
-                "poll_interval_s": 1.0,
-                "seed": 3,
-            },
-            cwd=tmp_path,
-        )
-        delta = metering_delta(before, handle.metrics())
-    results = json.loads((output_dir / "results.json").read_text())
+def test_results_match_the_stacks_own_metering(
+    tmp_path: Path, started_stack: tuple[StackHandle, Path]
+) -> None:
+    handle, outputs = started_stack
+    before = handle.metrics()
+    run = run_notebook(
+        "05_invocations",
+        tmp_path,
+        stack=str(outputs),
+        players=6,
+        games=2,
+        boards=2,
+        marks_per_player_per_minute=12.0,
+        duration_s=3.0,
+        speed=1.0,
+        poll_interval_s=1.0,
+        seed=3,
+    )
+    delta = metering_delta(before, handle.metrics())
+    results = run.results
     push, polling = results["modes"]["push"], results["modes"]["polling"]
 
     # Invocation counts: both modes together are what the stack metered, function by function.
@@ -132,6 +98,4 @@ def test_results_match_the_stacks_own_metering(tmp_path: Path) -> None:
     assert conference["within_budget"] == (conference["ratio_to_polling"] <= 0.85)
 
     for name in FIGURES:
-        assert (output_dir / f"{name}.html").is_file()
-        figure = json.loads((output_dir / f"{name}.json").read_text())
-        assert figure["data"]
+        assert read_figure(run.output_dir, name)["data"]

@@ -13,18 +13,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
+from notebook_kit import read_figure, run_notebook
 
 from bingo_ops.client.http import BingoHttp
-from bingo_ops.deploy.stack import open_stack
-from bingo_ops.notebooks.execute import execute_notebook
+from bingo_ops.deploy.stack import StackHandle
 from bingo_ops.replay.replayer import ReplaySummary, replay
 from bingo_ops.replay.scenario import ScenarioSpec, generate, write_jsonl
 
-ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOK = ROOT / "notebooks" / "06_engagement.ipynb"
-PARAMETERS = {"stack", "output_dir", "events", "scenario", "freq", "top_words", "speed", "seed"}
 FIGURES = (
     "active_players",
     "marks_per_minute",
@@ -35,29 +31,11 @@ FIGURES = (
 )
 
 
-def test_the_committed_notebook_has_parameters_first_and_no_outputs() -> None:
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-
-    assert "parameters" in notebook.cells[0].metadata.get("tags", [])
-    names = {line.split("=")[0].strip() for line in code[0].source.splitlines() if "=" in line}
-    assert names == PARAMETERS
-    assert all(not cell.outputs and cell.execution_count is None for cell in code)
-    assert notebook.metadata.kernelspec.name == "python3"
-
-
 def _run(tmp_path: Path, **parameters: Any) -> tuple[dict[str, Any], Path]:
-    output_dir = tmp_path / "reports"
-    execute_notebook(
-        NOTEBOOK,
-        tmp_path / "executed.ipynb",
-        {"output_dir": str(output_dir), **parameters},
-        cwd=tmp_path,
-    )
-    results: dict[str, Any] = json.loads((output_dir / "results.json").read_text())
+    run = run_notebook("06_engagement", tmp_path, **parameters)
     for name in FIGURES:
-        assert (output_dir / f"{name}.html").is_file(), name
-    return results, output_dir
+        read_figure(run.output_dir, name)
+    return run.results, run.output_dir
 
 
 def _funnel(log: list[dict[str, Any]], gid: str) -> dict[str, int]:
@@ -95,7 +73,9 @@ def _first_bingo_s(log: list[dict[str, Any]], gid: str) -> float | None:
 
 
 @pytest.mark.slow
-def test_the_stacks_log_and_the_scenarios_words(tmp_path: Path) -> None:
+def test_the_stacks_log_and_the_scenarios_words(
+    tmp_path: Path, started_stack: tuple[StackHandle, Path]
+) -> None:
     spec = ScenarioSpec(
         games=2,
         grid_size=4,
@@ -110,23 +90,19 @@ def test_the_stacks_log_and_the_scenarios_words(tmp_path: Path) -> None:
     actions = generate(spec)
     scenario = tmp_path / "scenario.jsonl"
     write_jsonl(actions, scenario, spec)
-    with open_stack("") as handle:
-        outputs = tmp_path / "outputs.json"
-        outputs.write_text(json.dumps(handle.outputs))
-        token = handle.admin_token()
+    handle, outputs = started_stack
+    token = handle.admin_token()
 
-        async def play_and_read() -> tuple[ReplaySummary, list[dict[str, Any]]]:
-            done = await replay(
-                actions, handle.outputs, admin_token=token, speed=40.0, progress=False
-            )
-            found = []
-            async with BingoHttp(handle.outputs["httpUrl"], token=token) as admin:
-                for gid in done.games.values():
-                    found.extend(await admin.all_events(gid))
-            return done, found
+    async def play_and_read() -> tuple[ReplaySummary, list[dict[str, Any]]]:
+        done = await replay(actions, handle.outputs, admin_token=token, speed=40.0, progress=False)
+        found = []
+        async with BingoHttp(handle.outputs["httpUrl"], token=token) as admin:
+            for gid in done.games.values():
+                found.extend(await admin.all_events(gid))
+        return done, found
 
-        summary, log = asyncio.run(play_and_read())
-        results, output_dir = _run(tmp_path, stack=str(outputs), scenario=str(scenario), freq="5s")
+    summary, log = asyncio.run(play_and_read())
+    results, output_dir = _run(tmp_path, stack=str(outputs), scenario=str(scenario), freq="5s")
 
     games = list(summary.games.values())
     assert results["source"].startswith("stack ")

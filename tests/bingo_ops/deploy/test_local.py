@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from bingo_ops.deploy.local import LOG_FILE, OUTPUTS_FILE, PID_FILE, teardown_local
+from bingo_ops.deploy.local import LOG_FILE, OUTPUTS_FILE, PID_FILE, process_alive, teardown_local
 
 BINGO_OPS = Path(sys.executable).parent / "bingo-ops"
 URL_KEYS = ("httpUrl", "wsUrl", "managementUrl", "metricsUrl")
@@ -26,16 +25,6 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(BINGO_OPS), *args], capture_output=True, text=True, timeout=60, check=False
     )
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    # An exited process nobody has reaped yet still answers signal 0; proc(5) says "Z".
-    return not (stat.exists() and stat.read_text().rpartition(")")[2].split()[0] == "Z")
 
 
 def _port_open(url: str) -> bool:
@@ -84,7 +73,7 @@ def test_deploy_starts_a_background_stack_once_and_teardown_stops_it(
     outputs = json.loads((state_dir / OUTPUTS_FILE).read_text())
     pid = int((state_dir / PID_FILE).read_text())
     assert outputs["pid"] == pid
-    assert _alive(pid)
+    assert process_alive(pid)
     assert set(URL_KEYS) <= set(outputs)
     assert json.loads(copy.read_text()) == outputs
     assert (state_dir / LOG_FILE).exists()
@@ -103,7 +92,7 @@ def test_deploy_starts_a_background_stack_once_and_teardown_stops_it(
     assert stopped.returncode == 0, stopped.stderr
     assert "Stopped the local stack" in stopped.stdout
     assert "Metered:" in stopped.stdout
-    assert not _alive(pid)
+    assert not process_alive(pid)
     assert not _port_open(outputs["httpUrl"])
     assert not _port_open(outputs["wsUrl"])
     assert not (state_dir / PID_FILE).exists()

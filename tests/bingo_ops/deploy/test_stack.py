@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 import time
 from pathlib import Path
@@ -15,17 +14,8 @@ import pytest
 from backend import wiring
 from backend.domain.tokens import TokenKind
 from bingo_ops.client.http import BingoHttp
-from bingo_ops.deploy.local import running_pid
+from bingo_ops.deploy.local import process_alive, running_pid
 from bingo_ops.deploy.stack import StackError, admin_token, open_stack
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().rpartition(")")[2].split()[0] == "Z")
 
 
 async def _create_game(http_url: str, token: str) -> str:
@@ -43,7 +33,7 @@ def test_an_empty_stack_starts_a_local_stack_that_close_stops(tmp_path: Path) ->
         assert handle.state_dir is not None
         pid = running_pid(handle.state_dir)
         assert pid is not None
-        assert _alive(pid)
+        assert process_alive(pid)
         before = handle.metrics()["http"]["requests"]
 
         game_id = asyncio.run(_create_game(handle.outputs["httpUrl"], handle.admin_token()))
@@ -58,10 +48,10 @@ def test_an_empty_stack_starts_a_local_stack_that_close_stops(tmp_path: Path) ->
             assert not attached.owned
             assert attached.outputs == handle.outputs
             assert attached.admin_token()
-        assert _alive(pid), "closing an attached handle must leave the stack running"
+        assert process_alive(pid), "closing an attached handle must leave the stack running"
     finally:
         handle.close()
-    assert not _alive(pid)
+    assert not process_alive(pid)
     assert not handle.state_dir.exists(), "the temporary state dir is removed"
     handle.close()  # closing twice is harmless
 
