@@ -66,12 +66,16 @@ class Listener:
         return [f for f in self.frames if f.get("type") == kind]
 
     def leaderboard(self) -> dict[str, Any] | None:
-        """The newest `leaderboard_update`."""
+        """The `leaderboard_update` with the highest seq (the last of those to arrive).
+
+        Not simply the last to arrive: inline, concurrent marks broadcast from concurrent
+        invocations, whose posts may overtake each other, as clients know (see `policy`).
+        """
         updates = self.of("leaderboard_update")
-        return updates[-1] if updates else None
+        return max(reversed(updates), key=lambda u: int(u["seq"])) if updates else None
 
     def leaderboard_seq(self) -> int:
-        """The seq of the newest `leaderboard_update` (-1 before any)."""
+        """The highest seq of any `leaderboard_update` (-1 before any)."""
         last = self.leaderboard()
         return -1 if last is None else int(last["seq"])
 
