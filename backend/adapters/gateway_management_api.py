@@ -96,13 +96,16 @@ class ManagementApiGateway:
 
     def post_many(self, connection_ids: Sequence[str], data: bytes) -> Delivery:
         """See `ConnectionGateway.post_many`."""
+        return self.post_each([(cid, data) for cid in dict.fromkeys(connection_ids)])
+
+    def post_each(self, messages: Sequence[tuple[str, bytes]]) -> Delivery:
+        """See `ConnectionGateway.post_each`: every post on the pool, `concurrency` at a time."""
         delivered, gone, failed = [], [], {}
-        unique = list(dict.fromkeys(connection_ids))
-        for cid, problem in self._pool.map(lambda c: self._post(c, data), unique):
+        for cid, problem in self._pool.map(lambda m: self._post(*m), messages):
             if problem is None:
                 delivered.append(cid)
             elif problem == "gone":
                 gone.append(cid)
             else:
                 failed[cid] = problem
-        return Delivery(delivered=tuple(delivered), gone=tuple(gone), failed=failed)
+        return Delivery(delivered=tuple(delivered), gone=tuple(dict.fromkeys(gone)), failed=failed)

@@ -46,6 +46,16 @@ class InMemoryGateway:
                     delivered.append(cid)
         return Delivery(delivered=tuple(delivered), gone=tuple(gone))
 
+    def post_each(self, messages: Sequence[tuple[str, bytes]]) -> Delivery:
+        """See `ConnectionGateway.post_each`."""
+        delivered: list[str] = []
+        gone: list[str] = []
+        for connection_id, data in messages:
+            one = self.post_many([connection_id], data)
+            delivered.extend(one.delivered)
+            gone.extend(one.gone)
+        return Delivery(delivered=tuple(delivered), gone=tuple(dict.fromkeys(gone)))
+
     def drain(self, connection_id: str) -> list[dict[str, Any]]:
         """Take and decode the messages waiting for a connection."""
         with self._lock:

@@ -33,3 +33,12 @@ class ConnectionGateway(Protocol):
         message at most once per call.
         """
         ...
+
+    def post_each(self, messages: Sequence[tuple[str, bytes]]) -> Delivery:
+        """Post a message of its own to each connection, as concurrently as `post_many` does.
+
+        For personalised fan-out (a player's own leaderboard view): one call instead of one
+        round of `post_many` per connection. Never raises for a single connection's failure;
+        a connection named twice gets both messages, in order.
+        """
+        ...

@@ -35,6 +35,7 @@ from backend.domain.audience import (
     bounded_leaderboard_update,
 )
 from backend.domain.model import Audience, Subscription
+from backend.ports.gateway import Delivery
 from backend.services.broadcast import forget_gone
 from backend.services.context import Deps
 
@@ -72,15 +73,29 @@ class _Sender:
         self.gone: set[str] = set()
 
     def post(self, connection_ids: Sequence[str], message: dict[str, object]) -> None:
+        """One message to every live connection of `connection_ids`."""
         live = [c for c in connection_ids if c not in self.gone]
-        if not live:
-            return
-        delivery = self.deps.gateway.post_many(live, messages.encode(dict(message)))
+        if live:
+            payload = messages.encode(dict(message))
+            self._account([str(message.get("type"))] * len(live))
+            self._settle(self.deps.gateway.post_many(live, payload))
+
+    def post_each(self, personal: Sequence[tuple[str, dict[str, object]]]) -> None:
+        """A message of its own to each live connection, in one concurrent round of posts."""
+        live = [(c, m) for c, m in personal if c not in self.gone]
+        if live:
+            self._account([str(m.get("type")) for _, m in live])
+            encoded = [(c, messages.encode(dict(m))) for c, m in live]
+            self._settle(self.deps.gateway.post_each(encoded))
+
+    def _account(self, kinds: Sequence[str]) -> None:
+        self.report.posts += len(kinds)
+        for kind in kinds:
+            self.report.by_type[kind] = self.report.by_type.get(kind, 0) + 1
+
+    def _settle(self, delivery: Delivery) -> None:
         forget_gone(self.deps, delivery)
         self.gone.update(delivery.gone)
-        kind = str(message.get("type"))
-        self.report.posts += len(live)
-        self.report.by_type[kind] = self.report.by_type.get(kind, 0) + len(live)
         self.report.delivered += len(delivery.delivered)
         self.report.gone += len(delivery.gone)
 
@@ -163,15 +178,23 @@ def _fan_out_game(
         )
         sender.post([s.connection_id for s in subscriptions], view)
         return
-    for subscription in subscriptions:
-        view = bounded_leaderboard_update(
-            game_id,
-            seq,
-            board.entries,
-            now,
-            viewer_session_id=subscription.viewer,
-            top_n=top_n,
-            neighbours=neighbours,
-            total_players=board.total_players,
-        )
-        sender.post([subscription.connection_id], view)
+    # One personal view per player, posted concurrently: one at a time, a game of 2,000
+    # players would take 2,000 round trips to @connections per window.
+    sender.post_each(
+        [
+            (
+                subscription.connection_id,
+                bounded_leaderboard_update(
+                    game_id,
+                    seq,
+                    board.entries,
+                    now,
+                    viewer_session_id=subscription.viewer,
+                    top_n=top_n,
+                    neighbours=neighbours,
+                    total_players=board.total_players,
+                ),
+            )
+            for subscription in subscriptions
+        ]
+    )

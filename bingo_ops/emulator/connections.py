@@ -142,16 +142,28 @@ class InProcessGateway:
     async def _post_all(self, ids: Sequence[str], data: bytes) -> list[int]:
         return self.registry.post_many(ids, data)
 
+    async def _post_each(self, messages: Sequence[tuple[str, bytes]]) -> list[int]:
+        return [self.registry.post(cid, data) for cid, data in messages]
+
     def post_many(self, connection_ids: Sequence[str], data: bytes) -> Delivery:
         """See `ConnectionGateway.post_many`."""
         unique = list(dict.fromkeys(connection_ids))
         future = asyncio.run_coroutine_threadsafe(self._post_all(unique, data), self.registry.loop)
-        statuses = future.result(timeout=30)
-        results = list(zip(unique, statuses, strict=True))
-        delivered = tuple(c for c, s in results if s == 200)
-        gone = tuple(c for c, s in results if s == 410)
-        failed = {c: f"HTTP {s}" for c, s in results if s not in (200, 410)}
-        return Delivery(delivered=delivered, gone=gone, failed=failed)
+        return _delivery(unique, future.result(timeout=30))
+
+    def post_each(self, messages: Sequence[tuple[str, bytes]]) -> Delivery:
+        """See `ConnectionGateway.post_each`: one hop onto the loop for all of them."""
+        future = asyncio.run_coroutine_threadsafe(self._post_each(messages), self.registry.loop)
+        return _delivery([cid for cid, _ in messages], future.result(timeout=30))
+
+
+def _delivery(connection_ids: Sequence[str], statuses: Sequence[int]) -> Delivery:
+    """A management API status per post, as the port's report."""
+    results = list(zip(connection_ids, statuses, strict=True))
+    delivered = tuple(c for c, s in results if s == 200)
+    gone = tuple(dict.fromkeys(c for c, s in results if s == 410))
+    failed = {c: f"HTTP {s}" for c, s in results if s not in (200, 410)}
+    return Delivery(delivered=delivered, gone=gone, failed=failed)
 
 
 async def close_connection(conn: LiveConnection, code: int, reason: str) -> None:

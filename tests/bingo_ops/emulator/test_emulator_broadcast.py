@@ -161,3 +161,32 @@ def test_a_closed_clients_subscription_goes_with_its_disconnect(start_stack: Sta
                 assert "PostToConnection 410" not in stack.meter.snapshot()["managementApi"]
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_post_each_gives_every_connection_its_own_message_in_one_call(
+    start_stack: StartStack, mode: str
+) -> None:
+    async def scenario() -> None:
+        async with start_stack(management_api=mode) as stack, http_api(stack) as api:
+            board = await api.public_token()
+            async with ws_client(stack, board) as one, ws_client(stack, board) as two:
+                await wait_until(lambda: len(stack.registry.all()) == 2, what="two connections")
+                ids = sorted(c.connection_id for c in stack.registry.all())
+                gone = "goneGoneGone0000="  # never connected: 410
+                messages = [(cid, f'{{"for": "{cid}"}}'.encode()) for cid in ids]
+                gateway = wiring.deps().gateway
+                # Handlers call the gateway from worker threads, never from the loop.
+                delivery = await asyncio.to_thread(
+                    gateway.post_each, [*messages, (gone, b'{"for": "nobody"}')]
+                )
+
+                assert sorted(delivery.delivered) == ids
+                assert delivery.gone == (gone,)
+                received = [(await recv_frames(ws, 1, timeout=10))[0] for ws in (one, two)]
+                assert sorted(r["for"] for r in received) == ids
+                assert len({r["for"] for r in received}) == 2, "each its own message"
+                for ws in (one, two):
+                    await assert_silent(ws, 0.2)
+
+    asyncio.run(scenario())

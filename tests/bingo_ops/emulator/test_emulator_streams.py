@@ -383,6 +383,12 @@ class HeldGateway:
         self.release.wait(timeout=30)
         return self.inner.post_many(connection_ids, data)
 
+    def post_each(self, messages: Sequence[tuple[str, bytes]]) -> Delivery:
+        """Post once released."""
+        self.entered.set()
+        self.release.wait(timeout=30)
+        return self.inner.post_each(messages)
+
 
 def test_a_mark_does_not_wait_for_the_fan_out(start_stack: StartStack) -> None:
     async def scenario() -> None:
