@@ -49,7 +49,8 @@ from bingo_ops.client.http import ApiError, BingoHttp
 from bingo_ops.client.token_cache import TokenCache
 from bingo_ops.client.ws import BingoClient
 from bingo_ops.emulator.streams import DEFAULT_BATCH_SIZE, DEFAULT_POLL_S
-from bingo_ops.measure import cost
+from bingo_ops.measure import prices, run_model
+from bingo_ops.measure.cost import Fanout
 from bingo_ops.measure.invocations import metering_delta
 from bingo_ops.measure.stats import percentile
 
@@ -268,7 +269,7 @@ def predict_phase(shape: PhaseShape) -> dict[str, float]:
       news, every board gets its `activity_batch` (one per 32 KB) and a `leaderboard_update`,
       every player (no feed) one `leaderboard_update`.
 
-    This is the conference's steady-state model; `bingo_ops.measure.cost.predict_run` models
+    This is the conference's steady-state model; `bingo_ops.measure.run_model.predict_run` models
     whole runs (sessions included) of the inline design.
 
     Args:
@@ -316,22 +317,19 @@ def predict_phase(shape: PhaseShape) -> dict[str, float]:
     return counts
 
 
-def cost_model_phase(shape: PhaseShape) -> dict[str, float] | None:
-    """`predict_phase`'s quantities from the cost module's run model, when it has one.
+def cost_model_phase(shape: PhaseShape) -> dict[str, float]:
+    """`predict_phase`'s quantities from the cost module's run model.
 
-    `cost.predict_run` models whole runs: every session's set-up (authorizer, `$connect`,
+    `run_model.predict_run` models whole runs: every session's set-up (authorizer, `$connect`,
     `$disconnect`, subscribe, backfill) and connection-minutes included. The span excludes
     set-up, so this predicts the run with the span's sessions (open before it starts, closed
     when it ends) and its marks and polls, and subtracts the prediction for the same sessions
     alone; connection-minutes are the sessions' time inside the span.
 
     Returns:
-        The quantities, or None when the cost module has no stream-aware run model.
+        The quantities.
     """
-    fanout_type = getattr(cost, "Fanout", None)
-    if fanout_type is None or not hasattr(cost, "predict_run"):
-        return None
-    fanout = fanout_type(
+    fanout = Fanout(
         mode="stream" if shape.config == "stream" else "inline",
         board_window_s=shape.board_window_s,
         player_window_s=shape.player_window_s,
@@ -339,18 +337,18 @@ def cost_model_phase(shape: PhaseShape) -> dict[str, float] | None:
         poll_s=shape.stream_poll_s,
         batch_size=shape.batch_size,
     )
-    sessions: list[cost.Session] = []
+    sessions: list[run_model.Session] = []
     if shape.config != "polling":
         for game, count in enumerate(shape.boards_per_game):
-            sessions += [cost.Session(str(game), -1.0, shape.span_s, "board", True)] * count
+            sessions += [run_model.Session(str(game), -1.0, shape.span_s, "board", True)] * count
         for game, count in enumerate(shape.players_per_game):
             feed = shape.config == "inline"
-            sessions += [cost.Session(str(game), -1.0, shape.span_s, "player", feed)] * count
+            sessions += [run_model.Session(str(game), -1.0, shape.span_s, "player", feed)] * count
     durations = list(shape.invocation_s.values())
     broadcast_s = sum(durations) / len(durations) if durations else 0.01
-    events = tuple(cost.GameEvent(str(game), at) for at, game in shape.marks)
-    full = cost.predict_run(
-        cost.RunShape(
+    events = tuple(run_model.GameEvent(str(game), at) for at, game in shape.marks)
+    full = run_model.predict_run(
+        run_model.RunShape(
             http_requests=len(shape.marks),
             polls=shape.polls,
             sessions=tuple(sessions),
@@ -359,8 +357,8 @@ def cost_model_phase(shape: PhaseShape) -> dict[str, float] | None:
             broadcast_s=broadcast_s,
         )
     ).as_dict()
-    base = cost.predict_run(
-        cost.RunShape(sessions=tuple(sessions), fanout=fanout, broadcast_s=broadcast_s)
+    base = run_model.predict_run(
+        run_model.RunShape(sessions=tuple(sessions), fanout=fanout, broadcast_s=broadcast_s)
     ).as_dict()
     counts = {f"invocations.{name}": 0.0 for name in (*FUNCTIONS, *BROADCASTERS)}
     counts.update({k: full[k] - base.get(k, 0.0) for k in full})
@@ -389,7 +387,7 @@ def metered_counts(delta: Mapping[str, Any]) -> dict[str, float]:
 def agreement(
     predicted: Mapping[str, float], metered: Mapping[str, float], tolerance: float = 0.05
 ) -> dict[str, dict[str, Any]]:
-    """Quantity by quantity, the model against the metering (as `cost.agreement` reports it).
+    """Quantity by quantity, the model against the metering (as `run_model.agreement` reports it).
 
     Returns:
         Quantity -> `predicted`, `metered`, `relative_error` ((predicted - metered) / metered;
@@ -411,8 +409,8 @@ def agreement(
     return out
 
 
-def _usage(counts: Mapping[str, float], gb_seconds: float) -> cost.Usage:
-    return cost.Usage(
+def _usage(counts: Mapping[str, float], gb_seconds: float) -> prices.Usage:
+    return prices.Usage(
         lambda_requests=counts["invocations.total"],
         lambda_gb_seconds=gb_seconds,
         ws_message_units=counts["ws_message_units_in"] + counts["ws_message_units_out"],
@@ -871,8 +869,8 @@ class _Run:
         gb_seconds = float(delta["lambda"]["gbSeconds"])
         functions = delta["lambda"].get("functions", {})
         per_hour = 3600 / span_s if span_s > 0 else 0.0
-        usage = cost.usage_from_metering(delta).scale(per_hour)
-        usd = cost.cost(usage).as_dict()
+        usage = prices.usage_from_metering(delta).scale(per_hour)
+        usd = prices.cost(usage).as_dict()
         ok = [m for m in self.marks if m.seq is not None]
         connected = [h for h in self.holders if self.config != "polling"]
         boards_per_game = [0] * spec.games
@@ -898,11 +896,10 @@ class _Run:
             invocation_s=invocation_s,
         )
         own = predict_phase(shape)
-        from_cost = cost_model_phase(shape)
-        predicted = own if from_cost is None else from_cost
+        predicted = cost_model_phase(shape)
         agree = agreement(predicted, metered, TARGET_AGREEMENT)
-        model_usd = cost.cost(_usage(predicted, gb_seconds).scale(per_hour)).total
-        metered_usd = cost.cost(_usage(metered, gb_seconds).scale(per_hour)).total
+        model_usd = prices.cost(_usage(predicted, gb_seconds).scale(per_hour)).total
+        metered_usd = prices.cost(_usage(metered, gb_seconds).scale(per_hour)).total
         usd_error = (model_usd - metered_usd) / metered_usd if metered_usd else None
         headline = (
             "invocations.total",
@@ -971,11 +968,7 @@ class _Run:
                 "meteredUsdPerHour": round(metered_usd, 4),
                 "usdRelativeError": None if usd_error is None else round(usd_error, 4),
                 "invocationSecondsInput": {k: round(v, 4) for k, v in invocation_s.items()},
-                "source": (
-                    "bingo_ops.measure.conference.predict_phase"
-                    if from_cost is None
-                    else "bingo_ops.measure.cost.predict_run (span: minus the sessions' set-up)"
-                ),
+                "source": "bingo_ops.measure.run_model.predict_run (the span: minus set-up)",
                 "conferenceModelAgreement": {
                     k: v["relative_error"]
                     for k, v in agreement(own, metered, TARGET_AGREEMENT).items()

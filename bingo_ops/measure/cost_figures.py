@@ -7,12 +7,8 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from bingo_ops.measure.cost import (
-    BOARD_P99_TARGET_S,
-    BUDGET_SHARE_OF_POLLING,
-    FUNCTIONS,
-    PLAYER_P99_TARGET_S,
-)
+from bingo_ops.measure.cost import BOARD_P99_TARGET_S, BUDGET_SHARE_OF_POLLING, PLAYER_P99_TARGET_S
+from bingo_ops.measure.run_model import FUNCTIONS
 from bingo_ops.measure.usage_run import CONFERENCE, UsageRun
 
 __all__ = [

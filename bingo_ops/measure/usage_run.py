@@ -19,29 +19,27 @@ from bingo_ops.measure.cost import (
     DEFAULT_POLL_INTERVALS,
     DEFAULT_PUSH_WINDOWS,
     INLINE,
-    US_EAST_1,
     Fanout,
     FrontierRow,
-    GameEvent,
-    PriceTable,
-    RunCounts,
-    RunShape,
-    Session,
-    Usage,
     Workload,
-    agreement,
     choose,
-    cost,
-    counts_from_metering,
     frontier,
     polling_staleness_p99,
     polling_usage,
-    predict_run,
     push_staleness_p99,
     push_usage,
-    usage_from_metering,
 )
 from bingo_ops.measure.invocations import MetricsSource, metering_delta
+from bingo_ops.measure.prices import US_EAST_1, PriceTable, Usage, cost, usage_from_metering
+from bingo_ops.measure.run_model import (
+    GameEvent,
+    RunCounts,
+    RunShape,
+    Session,
+    agreement,
+    counts_from_metering,
+    predict_run,
+)
 from bingo_ops.replay.replayer import ReplaySummary, replay
 from bingo_ops.replay.scenario import ScenarioSpec, generate
 

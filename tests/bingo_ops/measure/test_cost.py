@@ -13,29 +13,33 @@ import pytest
 
 from bingo_ops.emulator.metering import Meter
 from bingo_ops.measure.cost import (
-    US_EAST_1,
-    CostBreakdown,
     Fanout,
     FrontierRow,
-    GameEvent,
-    PriceTable,
-    RunCounts,
-    RunShape,
-    Session,
-    Usage,
     Workload,
-    agreement,
     choose,
     compare,
-    cost,
-    counts_from_metering,
     frontier,
     polling_staleness_p99,
     polling_usage,
-    predict_run,
     push_staleness_p99,
     push_usage,
+)
+from bingo_ops.measure.prices import (
+    US_EAST_1,
+    CostBreakdown,
+    PriceTable,
+    Usage,
+    cost,
     usage_from_metering,
+)
+from bingo_ops.measure.run_model import (
+    GameEvent,
+    RunCounts,
+    RunShape,
+    Session,
+    agreement,
+    counts_from_metering,
+    predict_run,
 )
 
 CONFERENCE = Workload(players=2000, games=10, boards=20, marks_per_player_per_minute=1)
