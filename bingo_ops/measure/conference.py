@@ -22,8 +22,9 @@ connected, subscribed and the joins' broadcasts have drained, and again once the
 update reached every measured client (pollers stopped). Setup and teardown are excluded, so
 connection set-up (authorizer, `$connect`, `$disconnect`, the first `resume`) is not in the
 counts: at a conference a session lasts hours, and amortised over the hour it is a rounding
-error, whereas in a two-minute run it would dominate. The model (`predict_phase`) predicts the
-same span, and `usd_per_hour` scales that span's metered usage to an hour.
+error, whereas in a two-minute run it would dominate. The prediction (`predict_span`) is the
+run model's (`bingo_ops.measure.run_model.predict_run`) for the same span, compared with the
+metering by `run_model.agreement`; `usd_per_hour` scales that span's metered usage to an hour.
 """
 
 from __future__ import annotations
@@ -59,8 +60,7 @@ __all__ = [
     "ConferenceSpec",
     "MarkRecord",
     "PhaseShape",
-    "agreement",
-    "predict_phase",
+    "predict_span",
     "run_conference",
     "run_conferences",
     "summarise",
@@ -77,11 +77,6 @@ TARGET_COST_RATIO: Final = 0.85
 TARGET_BOARD_P99_S: Final = 0.5
 TARGET_PLAYER_P99_S: Final = 3.0
 TARGET_AGREEMENT: Final = 0.05
-# API Gateway's WebSocket message unit.
-_WS_UNIT_BYTES: Final = 32 * 1024
-# An event view in an activity batch, roughly (only matters once a window's events of one game
-# pass 32 KB, i.e. more than ~100 of them).
-_EVENT_VIEW_BYTES: Final = 300
 _LAG_TICK_S: Final = 0.1
 _WORDS_PER_CARD: Final = {3: 8, 4: 16, 5: 24}
 
@@ -185,7 +180,7 @@ class MarkRecord:
 
 @dataclass(frozen=True)
 class PhaseShape:
-    """What the measured span held, as the clients know it: the input of `predict_phase`.
+    """What the measured span held, as the clients know it: the input of `predict_span`.
 
     Attributes:
         config: The configuration run.
@@ -215,119 +210,23 @@ class PhaseShape:
     invocation_s: Mapping[str, float] = field(default_factory=dict)
 
 
-def _windows(
-    marks: Sequence[tuple[float, int]],
-    window_s: float,
-    poll_s: float,
-    batch_size: int,
-    invocation_s: float,
-) -> list[dict[int, int]]:
-    """The batches an event source mapping forms: per invocation, events per game.
+def predict_span(shape: PhaseShape) -> dict[str, float]:
+    """The counts the measured span should be metered for, by the run model's accounting.
 
-    Follows `bingo_ops.emulator.streams.EventSourceMapping`: a record is seen on the next read
-    (half a poll interval on average, or right after an invocation in flight ends); the window
-    runs from the first pending record's sighting; at most `batch_size` records per invocation;
-    invocations one at a time.
-    """
-    ordered = sorted(marks)
-    batches: list[dict[int, int]] = []
-    seen_at = [0.0] * len(ordered)
-    free_at = -math.inf  # when the previous invocation ended
-    i = 0
-    while i < len(ordered):
-        first_seen = max(ordered[i][0] + poll_s / 2, free_at) if seen_at[i] == 0 else seen_at[i]
-        close = max(first_seen + window_s, free_at)
-        j = i
-        while j < len(ordered) and j - i < batch_size and ordered[j][0] + poll_s / 2 <= close:
-            j += 1
-        j = max(j, i + 1)
-        batch: dict[int, int] = {}
-        for _, game in ordered[i:j]:
-            batch[game] = batch.get(game, 0) + 1
-        batches.append(batch)
-        free_at = close + invocation_s
-        # Records already read but left over from a full batch keep their sighting.
-        for k in range(j, len(ordered)):
-            if ordered[k][0] + poll_s / 2 > close:
-                break
-            seen_at[k] = first_seen
-        i = j
-    return batches
-
-
-def predict_phase(shape: PhaseShape) -> dict[str, float]:
-    """The counts the measured span should be metered for, by the design's accounting.
-
-    - Every mark is one `http_api` invocation and one HTTP request; so is every poll.
-    - Connection-minutes: every connection is open for the whole span.
-    - No client sends anything in the span (heartbeats are 5 minutes apart), so no
-      `ws_message` invocation and no message in; a resume after an out-of-order gap is not
-      modelled.
-    - inline: each mark posts an `activity_event` and a `leaderboard_update` to every
-      subscriber of its game, from the mark's own invocation.
-    - stream: each audience's mapping forms batches (see `_windows`); per batch and game with
-      news, every board gets its `activity_batch` (one per 32 KB) and a `leaderboard_update`,
-      every player (no feed) one `leaderboard_update`.
-
-    This is the conference's steady-state model; `bingo_ops.measure.run_model.predict_run` models
-    whole runs (sessions included) of the inline design.
+    `run_model.predict_run` models whole runs: every session's set-up (authorizer, `$connect`,
+    `$disconnect`, subscribe, backfill) and connection-minutes included. The span excludes
+    set-up, so this predicts the run with the span's sessions (open before it starts, closed
+    when it ends) and its marks and polls, and subtracts the prediction for the same sessions
+    alone; connection-minutes are the sessions' time inside the span. Every mark is one event
+    (one `http_api` invocation and one request, as is every poll); `inline` players follow the
+    feed, `stream` players do not, boards always do; no client connects when polling. The
+    stream broadcasters' wall time per invocation is the mean of `shape.invocation_s`.
 
     Args:
         shape: What the span held.
 
     Returns:
         Flat quantities, the keys of `metered_counts`.
-    """
-    marks = len(shape.marks)
-    connections = (
-        0 if shape.config == "polling" else sum(shape.boards_per_game) + sum(shape.players_per_game)
-    )
-    invocations = dict.fromkeys((*FUNCTIONS, *BROADCASTERS), 0.0)
-    invocations["http_api"] = float(marks + shape.polls)
-    out = 0.0
-    if shape.config == "inline":
-        for _, game in shape.marks:
-            out += 2 * (shape.boards_per_game[game] + shape.players_per_game[game])
-    elif shape.config == "stream":
-        for function, window, per_game in (
-            ("broadcast_boards", shape.board_window_s, shape.boards_per_game),
-            ("broadcast_players", shape.player_window_s, shape.players_per_game),
-        ):
-            batches = _windows(
-                shape.marks,
-                window,
-                shape.stream_poll_s,
-                shape.batch_size,
-                shape.invocation_s.get(function, 0.0),
-            )
-            invocations[function] = float(len(batches))
-            for batch in batches:
-                for game, events in batch.items():
-                    if function == "broadcast_boards":
-                        chunks = max(1, math.ceil(events * _EVENT_VIEW_BYTES / _WS_UNIT_BYTES))
-                        out += per_game[game] * (chunks + 1)
-                    else:
-                        out += per_game[game]
-    counts = {f"invocations.{name}": value for name, value in invocations.items()}
-    counts["invocations.total"] = float(sum(invocations.values()))
-    counts["ws_message_units_in"] = 0.0
-    counts["ws_message_units_out"] = out
-    counts["ws_connection_minutes"] = connections * shape.span_s / 60
-    counts["http_requests"] = float(marks + shape.polls)
-    return counts
-
-
-def cost_model_phase(shape: PhaseShape) -> dict[str, float]:
-    """`predict_phase`'s quantities from the cost module's run model.
-
-    `run_model.predict_run` models whole runs: every session's set-up (authorizer, `$connect`,
-    `$disconnect`, subscribe, backfill) and connection-minutes included. The span excludes
-    set-up, so this predicts the run with the span's sessions (open before it starts, closed
-    when it ends) and its marks and polls, and subtracts the prediction for the same sessions
-    alone; connection-minutes are the sessions' time inside the span.
-
-    Returns:
-        The quantities.
     """
     fanout = Fanout(
         mode="stream" if shape.config == "stream" else "inline",
@@ -370,7 +269,7 @@ def cost_model_phase(shape: PhaseShape) -> dict[str, float]:
 
 
 def metered_counts(delta: Mapping[str, Any]) -> dict[str, float]:
-    """The same quantities as `predict_phase`, from a metering delta."""
+    """The same quantities as `predict_span`, from a metering delta."""
     functions = delta.get("lambda", {}).get("functions", {})
     counts = {
         f"invocations.{name}": float(functions.get(name, {}).get("invocations", 0))
@@ -384,29 +283,19 @@ def metered_counts(delta: Mapping[str, Any]) -> dict[str, float]:
     return counts
 
 
-def agreement(
-    predicted: Mapping[str, float], metered: Mapping[str, float], tolerance: float = 0.05
-) -> dict[str, dict[str, Any]]:
-    """Quantity by quantity, the model against the metering (as `run_model.agreement` reports it).
-
-    Returns:
-        Quantity -> `predicted`, `metered`, `relative_error` ((predicted - metered) / metered;
-        0 when both are 0, None when only the metering is 0) and `within`.
-    """
-    out: dict[str, dict[str, Any]] = {}
-    for name, value in predicted.items():
-        actual = float(metered.get(name, 0.0))
-        if actual == 0:
-            error: float | None = 0.0 if value == 0 else None
-        else:
-            error = (value - actual) / actual
-        out[name] = {
-            "predicted": round(value, 3),
-            "metered": round(actual, 3),
-            "relative_error": None if error is None else round(error, 4),
-            "within": error is not None and abs(error) <= tolerance,
+def _rounded(rows: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """`run_model.agreement`'s rows, rounded for the report."""
+    return {
+        name: {
+            **row,
+            "predicted": round(row["predicted"], 3),
+            "metered": round(row["metered"], 3),
+            "relative_error": (
+                None if row["relative_error"] is None else round(row["relative_error"], 4)
+            ),
         }
-    return out
+        for name, row in rows.items()
+    }
 
 
 def _usage(counts: Mapping[str, float], gb_seconds: float) -> prices.Usage:
@@ -895,9 +784,8 @@ class _Run:
             player_window_s=spec.player_window_s,
             invocation_s=invocation_s,
         )
-        own = predict_phase(shape)
-        predicted = cost_model_phase(shape)
-        agree = agreement(predicted, metered, TARGET_AGREEMENT)
+        predicted = predict_span(shape)
+        agree = run_model.agreement(predicted, metered, TARGET_AGREEMENT)
         model_usd = prices.cost(_usage(predicted, gb_seconds).scale(per_hour)).total
         metered_usd = prices.cost(_usage(metered, gb_seconds).scale(per_hour)).total
         usd_error = (model_usd - metered_usd) / metered_usd if metered_usd else None
@@ -969,12 +857,8 @@ class _Run:
                 "usdRelativeError": None if usd_error is None else round(usd_error, 4),
                 "invocationSecondsInput": {k: round(v, 4) for k, v in invocation_s.items()},
                 "source": "bingo_ops.measure.run_model.predict_run (the span: minus set-up)",
-                "conferenceModelAgreement": {
-                    k: v["relative_error"]
-                    for k, v in agreement(own, metered, TARGET_AGREEMENT).items()
-                },
             },
-            "agreement": agree,
+            "agreement": _rounded(agree),
             "agreementWithin": bool(
                 usd_error is not None
                 and abs(usd_error) <= TARGET_AGREEMENT

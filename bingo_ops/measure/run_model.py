@@ -293,24 +293,32 @@ def counts_from_metering(snapshot: Mapping[str, Any]) -> RunCounts:
 
 
 def agreement(
-    predicted: RunCounts, metered: RunCounts, tolerance: float = 0.05
+    predicted: RunCounts | Mapping[str, float],
+    metered: RunCounts | Mapping[str, float],
+    tolerance: float = 0.05,
 ) -> dict[str, dict[str, Any]]:
     """Quantity by quantity, the model's prediction against the metering.
 
+    Either side may be `RunCounts` (compared through `RunCounts.as_dict`) or flat quantities
+    already (`name -> value`, e.g. the conference's steady-state span); a quantity `metered`
+    lacks counts as metered 0.
+
     Args:
-        predicted: From `predict_run`.
-        metered: From `counts_from_metering` of the run's metering delta.
+        predicted: From `predict_run` (or its flat quantities): every quantity is reported.
+        metered: From `counts_from_metering` of the run's metering delta (or flat quantities).
         tolerance: Largest relative error that counts as agreement.
 
     Returns:
-        Quantity -> `predicted`, `metered`, `relative_error` ((predicted - metered) /
-        metered; 0 when both are 0, None when only the metering is 0) and `within`.
+        Quantity of `predicted` -> `predicted`, `metered`, `relative_error` ((predicted -
+        metered) / metered; 0 when both are 0, None when only the metering is 0) and `within`.
+        Values are not rounded.
     """
-    want = predicted.as_dict()
-    got = metered.as_dict()
+    want = predicted.as_dict() if isinstance(predicted, RunCounts) else predicted
+    got = metered.as_dict() if isinstance(metered, RunCounts) else metered
     out: dict[str, dict[str, Any]] = {}
-    for name, value in want.items():
-        actual = got[name]
+    for name, raw in want.items():
+        value = float(raw)
+        actual = float(got.get(name, 0.0))
         if actual == 0:
             error: float | None = 0.0 if value == 0 else None
         else:

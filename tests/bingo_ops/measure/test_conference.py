@@ -13,13 +13,13 @@ from bingo_ops.measure.conference import (
     ConferenceSpec,
     Config,
     PhaseShape,
-    agreement,
     metered_counts,
-    predict_phase,
+    predict_span,
     run_conference,
     summarise,
 )
 from bingo_ops.measure.invocations import metering_delta
+from bingo_ops.measure.run_model import agreement
 
 SPEC = ConferenceSpec(
     players=12,
@@ -41,9 +41,12 @@ ALLOWANCE_S = 1.5
 
 
 # -- the model, no stack ---------------------------------------------------------------------------
+# `predict_span` is `run_model.predict_run` over the span minus the same sessions' set-up: every
+# session is open from before the span to its end, so its authorizer, `$connect`, `$disconnect`,
+# subscribe (and pings) cancel out, and what is left is what the marks and polls caused.
 
 
-def test_inline_model_posts_two_messages_per_mark_to_every_subscriber_of_its_game() -> None:
+def test_inline_prediction_posts_two_messages_per_mark_to_every_subscriber_of_its_game() -> None:
     shape = PhaseShape(
         config="inline",
         span_s=60.0,
@@ -51,16 +54,23 @@ def test_inline_model_posts_two_messages_per_mark_to_every_subscriber_of_its_gam
         boards_per_game=(1, 2),
         players_per_game=(5, 10),
     )
-    counts = predict_phase(shape)
+    counts = predict_span(shape)
+    # The session set-up is outside the span: only the marks' own invocations are left.
     assert counts["invocations.http_api"] == 3
     assert counts["invocations.total"] == 3
+    # A mark is an activity_event and a leaderboard_update (one unit each) to every session of
+    # its game: game 0 has 1 + 5 of them, game 1 (two marks) 2 + 10.
     assert counts["ws_message_units_out"] == 2 * 6 + 2 * 2 * 12
+    assert counts["ws_message_units_in"] == 0
+    # 18 connections open for the whole minute.
     assert counts["ws_connection_minutes"] == pytest.approx(18.0)
     assert counts["http_requests"] == 3
 
 
-def test_stream_model_coalesces_marks_of_one_window_into_one_invocation() -> None:
-    # Two bursts, far apart: one invocation per audience and burst.
+def test_stream_prediction_coalesces_marks_of_one_window_into_one_invocation() -> None:
+    # Two bursts, far apart: one invocation per audience and burst (the first burst's records
+    # are written within 0.03 s, well inside either window; the second comes 10 s later, after
+    # both windows have closed and inside the 20 s span).
     marks = ((0.0, 0), (0.01, 0), (0.02, 1), (10.0, 0))
     shape = PhaseShape(
         config="stream",
@@ -71,14 +81,40 @@ def test_stream_model_coalesces_marks_of_one_window_into_one_invocation() -> Non
         board_window_s=0.25,
         player_window_s=2.0,
     )
-    counts = predict_phase(shape)
+    counts = predict_span(shape)
     assert counts["invocations.broadcast_boards"] == 2
     assert counts["invocations.broadcast_players"] == 2
-    # Boards: batch + leaderboard per game with news (2 games, then 1); players: one each.
+    assert counts["invocations.http_api"] == 4
+    assert counts["invocations.total"] == 4 + 2 + 2
+    # Boards (feed): activity_batch + leaderboard per game with news (2 games, then 1);
+    # players (no feed, marks are no state changes): one leaderboard each.
     assert counts["ws_message_units_out"] == (2 + 2) + 2 + (3 + 4) + 3
+    assert counts["ws_connection_minutes"] == pytest.approx(9 * 20.0 / 60)
 
 
-def test_polling_model_counts_every_poll_and_mark_as_one_request() -> None:
+def test_stream_prediction_sends_fewer_messages_than_inline_and_nothing_when_idle() -> None:
+    def span(config: Config, marks: tuple[tuple[float, int], ...]) -> dict[str, float]:
+        return predict_span(
+            PhaseShape(
+                config=config,
+                span_s=30.0,
+                marks=marks,
+                boards_per_game=(2, 2),
+                players_per_game=(50, 50),
+            )
+        )
+
+    marks = tuple((i * 0.1, i % 2) for i in range(20))
+    inline, stream = span("inline", marks), span("stream", marks)
+    assert 0 < stream["ws_message_units_out"] < inline["ws_message_units_out"]
+    assert inline["invocations.broadcast_boards"] == inline["invocations.broadcast_players"] == 0
+    idle = span("stream", ())
+    assert idle["invocations.broadcast_boards"] == idle["invocations.broadcast_players"] == 0
+    assert idle["invocations.total"] == idle["ws_message_units_out"] == 0
+    assert idle["ws_connection_minutes"] == pytest.approx(104 * 30.0 / 60)
+
+
+def test_polling_prediction_counts_every_poll_and_mark_as_one_request() -> None:
     shape = PhaseShape(
         config="polling",
         span_s=30.0,
@@ -87,8 +123,12 @@ def test_polling_model_counts_every_poll_and_mark_as_one_request() -> None:
         players_per_game=(0,),
         polls=100,
     )
-    counts = predict_phase(shape)
+    counts = predict_span(shape)
     assert counts["invocations.http_api"] == counts["http_requests"] == 101
+    assert {k for k, v in counts.items() if k.startswith("invocations.") and v} == {
+        "invocations.http_api",
+        "invocations.total",
+    }
     assert counts["ws_message_units_out"] == counts["ws_connection_minutes"] == 0
 
 
@@ -99,6 +139,25 @@ def test_agreement_reports_relative_errors_and_zero_quantities() -> None:
     assert found["b"] == {"predicted": 0.0, "metered": 0.0, "relative_error": 0.0, "within": True}
     assert found["c"]["relative_error"] is None
     assert not found["c"]["within"]
+    # A quantity the metering lacks counts as metered 0.
+    assert agreement({"d": 0.0}, {})["d"]["within"]
+
+
+def test_the_prediction_has_the_quantities_of_the_metering() -> None:
+    shape = PhaseShape(
+        config="stream", span_s=20.0, marks=((0.0, 0),), boards_per_game=(1,), players_per_game=(2,)
+    )
+    predicted = predict_span(shape)
+    idle_delta = {
+        "lambda": {"invocations": 0, "functions": {}},
+        "websocket": {"messageUnitsIn": 0, "messageUnitsOut": 0, "connectionMinutes": 0.0},
+        "http": {"units": 0},
+    }
+    metered = metered_counts(idle_delta)
+    assert set(predicted) == set(metered)
+    rows = agreement(predicted, metered)
+    assert rows["ws_message_units_in"]["within"]
+    assert rows["invocations.http_api"]["relative_error"] is None
 
 
 def test_spec_rejects_nonsense() -> None:
