@@ -23,6 +23,11 @@ import httpx
 
 from backend import wiring
 from backend.domain.tokens import TokenKind
+from bingo_ops.deploy.fanout import (
+    DEFAULT_BOARD_WINDOW_S,
+    DEFAULT_FANOUT,
+    DEFAULT_PLAYER_WINDOW_S,
+)
 
 
 class StackError(RuntimeError):
@@ -154,6 +159,9 @@ def open_stack(
     stack: str | os.PathLike[str] | Mapping[str, Any] | None = None,
     *,
     state_dir: str | os.PathLike[str] | None = None,
+    fanout: str = DEFAULT_FANOUT,
+    board_window_s: float = DEFAULT_BOARD_WINDOW_S,
+    player_window_s: float = DEFAULT_PLAYER_WINDOW_S,
 ) -> StackHandle:
     """Attach to a deployed stack, or start a local one for this run.
 
@@ -163,6 +171,10 @@ def open_stack(
         state_dir: Where a started stack keeps its state (default: a temporary directory,
             removed on close); for an attached local stack, its state dir if the outputs do
             not say.
+        fanout: A started stack's fan-out, `inline` or `stream` (an attached stack keeps its
+            own; see `bingo-ops serve --help`).
+        board_window_s: A started stream stack's boards window.
+        player_window_s: A started stream stack's players window.
 
     Returns:
         The handle; use it as a context manager, or call `close()`. A started stack is also
@@ -181,7 +193,15 @@ def open_stack(
             folder = temporary
         else:
             folder = Path(state_dir)
-        deployment = deploy_local(LocalOptions(state_dir=folder, http_port=0, ws_port=0))
+        options = LocalOptions(
+            state_dir=folder,
+            http_port=0,
+            ws_port=0,
+            fanout=fanout,
+            board_window_s=board_window_s,
+            player_window_s=player_window_s,
+        )
+        deployment = deploy_local(options)
         handle = StackHandle(
             dict(deployment.outputs), owned=deployment.started, state_dir=folder.resolve()
         )

@@ -891,7 +891,7 @@ def run_conference(
 ) -> dict[str, Any]:
     """Run the conference once in one configuration on a fresh local stack; always torn down.
 
-    The stack runs in the background (`deploy_local`, free ports, a temporary state dir) with
+    The stack runs in the background (`open_stack`: free ports, a temporary state dir) with
     the configuration's fan-out and windows; everything else runs in this process's event loop.
 
     Args:
@@ -910,27 +910,20 @@ def run_conference(
         bingo_ops.deploy.local.LocalStackError: the stack did not start.
         httpx.HTTPError, ApiError: the stack could not set the conference up.
     """
-    from bingo_ops.deploy.local import LocalOptions, deploy_local, teardown_local
-    from bingo_ops.deploy.stack import StackHandle
+    from bingo_ops.deploy.stack import open_stack
 
     if config not in CONFIGS:
         raise ValueError(f"unknown configuration {config!r} (use one of {', '.join(CONFIGS)})")
     raise_fd_limit()
     workdir = Path(tempfile.mkdtemp(prefix=f"bingo-conference-{config}-"))
-    state_dir = workdir / "stack"
     try:
-        deployment = deploy_local(
-            LocalOptions(
-                state_dir=state_dir,
-                http_port=0,
-                ws_port=0,
-                fanout="inline" if config == "polling" else config,
-                board_window_s=spec.board_window_s,
-                player_window_s=spec.player_window_s,
-            )
-        )
-        try:
-            handle = StackHandle(dict(deployment.outputs), owned=True, state_dir=state_dir)
+        with open_stack(
+            "",
+            state_dir=workdir / "stack",
+            fanout="inline" if config == "polling" else config,
+            board_window_s=spec.board_window_s,
+            player_window_s=spec.player_window_s,
+        ) as handle:
             run = _Run(
                 config,
                 spec,
@@ -942,8 +935,6 @@ def run_conference(
                 observer,
             )
             return asyncio.run(run.run())
-        finally:
-            teardown_local(state_dir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import atexit
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -510,37 +508,15 @@ async def run_usage(
 def open_measured_stack(
     stack: str, fanout: Fanout = INLINE, *, state_dir: str | Path | None = None
 ) -> StackHandle:
-    """The stack to measure: `open_stack(stack)`, or a new local stack with `fanout`.
+    """The stack to measure: an attached one as it runs, or a new local one with `fanout`.
 
-    `open_stack` starts local stacks with inline fan-out only; with `stack=""` and a stream
-    fan-out this starts one in the background with the fan-out's windows (its stream poll is
-    the emulator's default, `EMULATOR_STREAM_POLL_S`), stopped by the handle's `close()`.
+    A started stream stack reads its stream every `EMULATOR_STREAM_POLL_S` (the emulator's
+    default), which `run_usage` assumes when it models the run.
     """
-    if stack.strip() or fanout.mode == "inline":
-        return open_stack(stack, state_dir=state_dir)
-    from bingo_ops.deploy.local import LocalOptions, deploy_local
-
-    temporary = None
-    if state_dir is None:
-        temporary = Path(tempfile.mkdtemp(prefix="bingo-stack-"))
-        folder = temporary
-    else:
-        folder = Path(state_dir)
-    deployment = deploy_local(
-        LocalOptions(
-            state_dir=folder,
-            http_port=0,
-            ws_port=0,
-            fanout=fanout.mode,
-            board_window_s=fanout.board_window_s,
-            player_window_s=fanout.player_window_s,
-        )
+    return open_stack(
+        stack,
+        state_dir=state_dir,
+        fanout=fanout.mode,
+        board_window_s=fanout.board_window_s,
+        player_window_s=fanout.player_window_s,
     )
-    handle = StackHandle(
-        dict(deployment.outputs),
-        owned=deployment.started,
-        state_dir=folder.resolve(),
-        _temporary=temporary,
-    )
-    atexit.register(handle.close)
-    return handle

@@ -14,16 +14,8 @@ from notebook_kit import read_figure, run_notebook
 
 from bingo_ops.deploy.stack import StackHandle
 from bingo_ops.measure.invocations import metering_delta
+from bingo_ops.measure.run_model import FUNCTIONS
 
-FUNCTIONS = (
-    "ws_authorizer",
-    "ws_connect",
-    "ws_disconnect",
-    "ws_message",
-    "http_api",
-    "broadcast_boards",
-    "broadcast_players",
-)
 FIGURES = ("invocations_per_user_hour", "usd_per_hour", "model_vs_metered", "frontier")
 
 
