@@ -243,8 +243,12 @@ def predict_span(shape: PhaseShape) -> dict[str, float]:
         for game, count in enumerate(shape.players_per_game):
             feed = shape.config == "inline"
             sessions += [run_model.Session(str(game), -1.0, shape.span_s, "player", feed)] * count
-    durations = list(shape.invocation_s.values())
-    broadcast_s = sum(durations) / len(durations) if durations else 0.01
+    # Each mapping waits for its own broadcaster: a players' window posts a view per player.
+    by_audience = {
+        audience: shape.invocation_s[name]
+        for audience, name in zip(("board", "player"), BROADCASTERS, strict=True)
+        if name in shape.invocation_s
+    }
     events = tuple(run_model.GameEvent(str(game), at) for at, game in shape.marks)
     full = run_model.predict_run(
         run_model.RunShape(
@@ -253,11 +257,13 @@ def predict_span(shape: PhaseShape) -> dict[str, float]:
             sessions=tuple(sessions),
             game_events=events,
             fanout=fanout,
-            broadcast_s=broadcast_s,
+            broadcast_s_by_audience=by_audience,
         )
     ).as_dict()
     base = run_model.predict_run(
-        run_model.RunShape(sessions=tuple(sessions), fanout=fanout, broadcast_s=broadcast_s)
+        run_model.RunShape(
+            sessions=tuple(sessions), fanout=fanout, broadcast_s_by_audience=by_audience
+        )
     ).as_dict()
     counts = {f"invocations.{name}": 0.0 for name in (*FUNCTIONS, *BROADCASTERS)}
     counts.update({k: full[k] - base.get(k, 0.0) for k in full})

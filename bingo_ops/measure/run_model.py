@@ -88,6 +88,8 @@ class RunShape:
         write_delay_s: Seconds from a client's `at_s` (when it sent the request) to the
             record's write, on average.
         broadcast_s: Wall seconds a broadcaster invocation takes (the mapping waits for it).
+        broadcast_s_by_audience: The same per audience (`board`, `player`) where known; a
+            players' window posts a view per player and takes far longer than a boards' one.
     """
 
     http_requests: int = 0
@@ -100,6 +102,11 @@ class RunShape:
     fanout: Fanout = INLINE
     write_delay_s: float = 0.01
     broadcast_s: float = 0.01
+    broadcast_s_by_audience: Mapping[str, float] = field(default_factory=dict)
+
+    def broadcast_time(self, audience: str) -> float:
+        """Wall seconds one invocation of `audience`'s broadcaster takes."""
+        return self.broadcast_s_by_audience.get(audience, self.broadcast_s)
 
 
 @dataclass(frozen=True)
@@ -269,7 +276,7 @@ def _stream_windows_of_run(shape: RunShape, audience: str) -> tuple[float, float
                     messages += 1 + (1 if moved else 0)
                 else:
                     messages += sum(e.state_changes for e in news) + (1 if moved else 0)
-        free_at = closed + shape.broadcast_s
+        free_at = closed + shape.broadcast_time(audience)
         i = j
     return invocations, messages
 

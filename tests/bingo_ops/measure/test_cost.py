@@ -489,3 +489,25 @@ def test_the_conference_frontier_has_a_configuration_within_budget() -> None:
     pick = choose(rows, baseline)
     assert pick["meets_staleness"]
     assert pick["within_budget"]
+
+
+def test_each_mapping_waits_for_its_own_broadcaster() -> None:
+    # A mark every 0.1 s for 10 s in one game, a board and a player following it; boards'
+    # window 0, players' 1 s, the stream read every 0.05 s.
+    fanout = Fanout(mode="stream", board_window_s=0.0, player_window_s=1.0, poll_s=0.05)
+    sessions = (Session("g", -1.0, 20.0, "board", True), Session("g", -1.0, 20.0, "player", False))
+    events = tuple(GameEvent("g", t / 10) for t in range(100))
+
+    def boards(by_audience: dict[str, float]) -> float:
+        shape = RunShape(
+            sessions=sessions,
+            game_events=events,
+            fanout=fanout,
+            broadcast_s_by_audience=by_audience,
+        )
+        return predict_run(shape).invocations["broadcast_boards"]
+
+    # A slow players' broadcaster must not slow the boards' mapping down...
+    assert boards({"board": 0.001, "player": 0.4}) == boards({"board": 0.001})
+    # ...while a slow boards' broadcaster gathers more records per invocation.
+    assert boards({"board": 0.4}) < boards({"board": 0.001})
