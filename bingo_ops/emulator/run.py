@@ -54,6 +54,11 @@ def summary(snapshot: dict[str, Any]) -> str:
         f"{ws['connectionMinutes']:.2f} connection-minutes; HTTP: {snapshot['http']['requests']} "
         "requests"
     )
+    for name, m in snapshot.get("eventSourceMappings", {}).items():
+        lines.append(
+            f"  stream -> {name}: {m['records']} records in {m['batches']} batches, "
+            f"{m['retries']} retries, {m['skippedRecords']} records skipped"
+        )
     return "\n".join(lines)
 
 

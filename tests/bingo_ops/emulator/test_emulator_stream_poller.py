@@ -27,6 +27,7 @@ from backend.handlers.events import StreamBatch
 from bingo_ops.emulator.events import StreamSite, dynamodb_stream_event
 from bingo_ops.emulator.lambdas import LambdaRuntime
 from bingo_ops.emulator.metering import Meter
+from bingo_ops.emulator.run import summary
 from bingo_ops.emulator.streams import EventSourceMapping, MappingConfig
 
 CAPTURED = Path(__file__).parents[2] / "events" / "dynamodb_stream_keys_only.json"
@@ -273,3 +274,21 @@ def test_a_mapping_refuses_settings_aws_would_refuse(bad: dict[str, Any], messag
     settings: dict[str, Any] = {"window_s": 0.0, **bad}
     with pytest.raises(ValueError, match=message):
         MappingConfig(FUNCTION, Recorder(), **settings)
+
+
+def test_the_stacks_summary_reports_each_mappings_records_batches_and_skips() -> None:
+    meter = Meter()
+    meter.stream_batch("broadcast_boards", records=5)
+    meter.stream_batch("broadcast_boards", records=2)
+    meter.stream_batch("broadcast_players", retried=True)
+    meter.stream_batch("broadcast_players", skipped=3)
+
+    text = summary(meter.snapshot())
+
+    assert "stream -> broadcast_boards: 7 records in 2 batches, 0 retries, 0 records skipped" in (
+        text
+    )
+    assert "stream -> broadcast_players: 0 records in 0 batches, 1 retries, 3 records skipped" in (
+        text
+    )
+    assert "stream ->" not in summary(Meter().snapshot())
