@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bingo_ops.deploy.stack import StackHandle, open_stack
+from bingo_ops.emulator.streams import DEFAULT_POLL_S
 from bingo_ops.measure.cost import (
     AWS_STREAM_POLL_S,
     BASELINE_POLL_S,
@@ -63,9 +64,8 @@ SEED_CLAIMS: dict[str, float] = {
 }
 # The conference: 2,000 players, 10 games, 20 boards, 1 mark per player per minute.
 CONFERENCE = CONFERENCE_WORKLOAD
-# The emulator's stream poller reads every 0.05 s (`bingo_ops.emulator.streams.DEFAULT_POLL_S`);
-# the model of the run must use the stack's own interval to predict its windows.
-EMULATOR_STREAM_POLL_S = 0.05
+# The model of a run must use the stack's own stream poll interval to predict its windows.
+EMULATOR_STREAM_POLL_S = DEFAULT_POLL_S
 
 # Messages each subscriber receives per log entry an action adds: its event messages plus one
 # `leaderboard_update` (a claim adds two entries, so three messages). A game's creation
