@@ -201,11 +201,14 @@ class StreamBatch:
         seq_ranges: Game id -> the lowest and highest event seq inserted in the batch.
         records: Records in the batch.
         ignored: Records that were not event inserts.
+        first_records: Game id -> the `SequenceNumber` of its first record in the batch, which
+            names the game in a partial batch failure (`batchItemFailures`).
     """
 
     seq_ranges: dict[str, tuple[int, int]]
     records: int
     ignored: int
+    first_records: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_event(
@@ -216,6 +219,7 @@ class StreamBatch:
         """Read a stream event; `parse_keys` turns an item's keys into (game id, seq)."""
         records = event.get("Records") or []
         ranges: dict[str, tuple[int, int]] = {}
+        first: dict[str, str] = {}
         ignored = 0
         for record in records:
             found = None
@@ -228,4 +232,7 @@ class StreamBatch:
             game_id, seq = found
             low, high = ranges.get(game_id, (seq, seq))
             ranges[game_id] = (min(low, seq), max(high, seq))
-        return cls(seq_ranges=ranges, records=len(records), ignored=ignored)
+            number = (record.get("dynamodb") or {}).get("SequenceNumber")
+            if isinstance(number, str):
+                first.setdefault(game_id, number)
+        return cls(seq_ranges=ranges, records=len(records), ignored=ignored, first_records=first)

@@ -30,9 +30,17 @@ def _broadcast(event: dict[str, Any], audience: Audience) -> dict[str, Any]:
         report.posts,
         report.gone,
     )
-    # A store failure raises instead, and the stream retries the batch; a failed post is the
-    # gateway's concern (logged), never a reason to resend the batch to everyone.
-    return {"batchItemFailures": []}
+    # A partial batch failure (FunctionResponseTypes ReportBatchItemFailures): the stream
+    # resumes from the earliest reported record, so the failed games' news is delivered again
+    # (and others' after it: at-least-once, clients drop repeats by seq).
+    # https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-batchfailurereporting.html
+    # A failed post is the gateway's concern (logged), never a reason to resend.
+    failures = [
+        {"itemIdentifier": batch.first_records[game]}
+        for game in report.failed_games
+        if game in batch.first_records
+    ]
+    return {"batchItemFailures": failures}
 
 
 def boards_handler(event: dict[str, Any], context: object) -> dict[str, Any]:

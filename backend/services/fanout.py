@@ -24,6 +24,7 @@ the events it was given, which it would take for a gap and resume, and no event 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -36,8 +37,11 @@ from backend.domain.audience import (
 )
 from backend.domain.model import Audience, Subscription
 from backend.ports.gateway import Delivery
+from backend.ports.store import StoreUnavailable
 from backend.services.broadcast import forget_gone
 from backend.services.context import Deps
+
+log = logging.getLogger(__name__)
 
 # Events after which the standings (or the number of players) may differ.
 _MOVES_LEADERBOARD = frozenset({events.PLAYER_JOINED, events.WORD_MARKED, events.STATE_CHANGED})
@@ -55,6 +59,8 @@ class FanoutReport:
         delivered: Posts the gateway accepted.
         gone: Connections the gateway reported gone (deleted).
         by_type: Posts attempted per message type.
+        failed_games: Games whose news could not be sent because the store failed; the
+            stream should deliver their records again.
     """
 
     games: int = 0
@@ -62,6 +68,7 @@ class FanoutReport:
     delivered: int = 0
     gone: int = 0
     by_type: dict[str, int] = field(default_factory=dict)
+    failed_games: list[str] = field(default_factory=list)
 
 
 class _Sender:
@@ -120,22 +127,24 @@ def fan_out(
         neighbours: Rows either side of a player's own row in their view.
 
     Returns:
-        What was sent.
-
-    Raises:
-        StoreUnavailable: the store failed; the stream retries the batch.
+        What was sent; games the store failed for are in `failed_games` (one game's trouble
+        does not hold the others' news back).
     """
     report = FanoutReport()
     sender = _Sender(deps, report)
     for game_id, seqs in sorted(seq_ranges.items()):
-        now = deps.clock()
-        subscriptions = [
-            s for s in deps.store.subscriptions(game_id, now=now) if s.audience == audience
-        ]
-        if not subscriptions:
-            continue
-        report.games += 1
-        _fan_out_game(deps, sender, audience, game_id, seqs, subscriptions, top_n, neighbours)
+        try:
+            now = deps.clock()
+            subscriptions = [
+                s for s in deps.store.subscriptions(game_id, now=now) if s.audience == audience
+            ]
+            if not subscriptions:
+                continue
+            report.games += 1
+            _fan_out_game(deps, sender, audience, game_id, seqs, subscriptions, top_n, neighbours)
+        except StoreUnavailable:
+            log.warning("%s fan-out of game %s failed: the store is unavailable", audience, game_id)
+            report.failed_games.append(game_id)
     return report
 
 

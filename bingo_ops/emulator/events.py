@@ -280,10 +280,15 @@ def _keys_size(keys: dict[str, dict[str, str]]) -> int:
     return sum(len(n.encode()) + sum(len(v.encode()) for v in a.values()) for n, a in keys.items())
 
 
+def stream_sequence_number(change: Change) -> str:
+    """The stream record's `SequenceNumber` of a change (its change id, zero-padded)."""
+    return f"{change.change_id:0{STREAM_SEQUENCE_DIGITS}d}"
+
+
 def stream_record(site: StreamSite, change: Change) -> dict[str, Any]:
     """The `KEYS_ONLY` stream record of one event insert, as Lambda hands it over."""
     keys = event_item_keys(change.game_id, change.seq)
-    sequence = f"{change.change_id:0{STREAM_SEQUENCE_DIGITS}d}"
+    sequence = stream_sequence_number(change)
     return {
         # A hex digest per record; stable for a record, so a retried batch repeats its ids.
         "eventID": hashlib.md5(

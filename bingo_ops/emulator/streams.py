@@ -251,39 +251,68 @@ class EventSourceMapping:
 
     async def _deliver(self, batch: Sequence[Change]) -> None:
         config = self.config
-        event = events.dynamodb_stream_event(self.site, batch)
         attempt = 0
         while True:
+            event = events.dynamodb_stream_event(self.site, batch)
             try:
-                await self.runtime.invoke(self.name, config.handler, event)
+                response = await self.runtime.invoke(self.name, config.handler, event)
+                # ReportBatchItemFailures: the records before the lowest failed one are done;
+                # the stream resumes from that one (a malformed answer fails the whole batch).
+                # https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-batchfailurereporting.html
+                done, batch = _split_at_failure(batch, response)
             except Exception as exc:
+                done = []
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
-                if attempt >= config.max_retries:
-                    self.stats.skipped_batches += 1
-                    self.stats.skipped_records += len(batch)
-                    self._report(skipped=len(batch))
-                    log.warning(
-                        "%s: skipping a batch of %d records (changes %d..%d) after %d retries;"
-                        " last error: %s",
-                        self.name,
-                        len(batch),
-                        batch[0].change_id,
-                        batch[-1].change_id,
-                        attempt,
-                        self.stats.last_error,
-                    )
+            else:
+                if not batch:
+                    self._delivered(done)
                     return
-                attempt += 1
-                self.stats.retries += 1
-                self._report(retried=True)
-                log.info("%s: invocation failed (%s); retry %d", self.name, exc, attempt)
-                await asyncio.sleep(config.retry_delay(attempt))
-                continue
-            self.stats.batches += 1
-            self.stats.records += len(batch)
-            self._report(records=len(batch))
-            return
+                self.stats.last_error = f"the function reported {len(batch)} records failed"
+            if done:
+                self._delivered(done)
+            if attempt >= config.max_retries:
+                self.stats.skipped_batches += 1
+                self.stats.skipped_records += len(batch)
+                self._report(skipped=len(batch))
+                log.warning(
+                    "%s: skipping a batch of %d records (changes %d..%d) after %d retries;"
+                    " last error: %s",
+                    self.name,
+                    len(batch),
+                    batch[0].change_id,
+                    batch[-1].change_id,
+                    attempt,
+                    self.stats.last_error,
+                )
+                return
+            attempt += 1
+            self.stats.retries += 1
+            self._report(retried=True)
+            log.info("%s: %s; retry %d", self.name, self.stats.last_error, attempt)
+            await asyncio.sleep(config.retry_delay(attempt))
+
+    def _delivered(self, changes: Sequence[Change]) -> None:
+        self.stats.batches += 1
+        self.stats.records += len(changes)
+        self._report(records=len(changes))
 
     def _report(self, *, records: int = 0, retried: bool = False, skipped: int = 0) -> None:
         if self.meter is not None:
             self.meter.stream_batch(self.name, records=records, retried=retried, skipped=skipped)
+
+
+def _split_at_failure(batch: Sequence[Change], response: Any) -> tuple[list[Change], list[Change]]:
+    """A batch's records done and still to deliver, after the function's answer.
+
+    Raises:
+        ValueError: the answer reports a failure but names no record of the batch.
+    """
+    failures = response.get("batchItemFailures") if isinstance(response, dict) else None
+    if not failures:
+        return list(batch), []
+    numbers = {events.stream_sequence_number(c): i for i, c in enumerate(batch)}
+    try:
+        first = min(numbers[f["itemIdentifier"]] for f in failures)
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"batchItemFailures names no record of the batch: {failures!r}") from exc
+    return list(batch[:first]), list(batch[first:])

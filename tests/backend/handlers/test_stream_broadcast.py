@@ -10,9 +10,12 @@ import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 from backend.adapters.dynamodb_keys import event_item_keys
 from backend.domain.audience import DEFAULT_TOP_N, MESSAGE_UNIT_BYTES, encoded_size
 from backend.handlers import stream_broadcast
+from backend.ports.store import StoreUnavailable
 
 if TYPE_CHECKING:
     from conftest import Harness, Player
@@ -252,3 +255,36 @@ def test_consecutive_windows_send_each_event_once_and_label_standings_with_their
     assert standings_1["seq"] == seqs_1[-1]
     assert [r["points"] for r in standings_1["leaderboard"]] == [20, 20]
     assert standings_2["seq"] == seqs_2[-1] == _game_seq(sh, table.game_id)
+
+
+def test_a_game_the_store_fails_for_is_reported_and_the_others_still_served(
+    sh: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = sh.table(("alice",))
+    bad = sh.table(("bob",))
+    _listen(sh, "board-good", sh.public_token("one"), good.game_id)
+    _listen(sh, "board-bad", sh.public_token("two"), bad.game_id)
+    stream = Stream(sh)
+    _mark_some(sh, good.players["alice"], 1)
+    _mark_some(sh, bad.players["bob"], 1)
+    window = stream.window()
+    # The store fails for one game only (a throttled partition, say).
+    real = sh.store.subscriptions
+
+    def subscriptions(game_id: str, *, now: float) -> Any:
+        if game_id == bad.game_id:
+            raise StoreUnavailable("throttled")
+        return real(game_id, now=now)
+
+    monkeypatch.setattr(sh.store, "subscriptions", subscriptions)
+
+    answer = _boards(window)
+
+    bad_record = next(
+        r["dynamodb"]["SequenceNumber"]
+        for r in window["Records"]
+        if r["dynamodb"]["Keys"]["pk"]["S"] == f"GAME#{bad.game_id}"
+    )
+    assert answer == {"batchItemFailures": [{"itemIdentifier": bad_record}]}
+    assert _types(sh.frames("board-good")) == ["activity_batch", "leaderboard_update"]
+    assert sh.frames("board-bad") == []

@@ -292,3 +292,55 @@ def test_the_stacks_summary_reports_each_mappings_records_batches_and_skips() ->
         text
     )
     assert "stream ->" not in summary(Meter().snapshot())
+
+
+class PartlyFailing:
+    """Reports the first record of game `b` failed (ReportBatchItemFailures) on its first call."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def __call__(self, event: dict[str, Any], context: object) -> dict[str, Any]:
+        games = [parse_event_item_keys(r["dynamodb"]["Keys"]) for r in event["Records"]]
+        self.calls.append([g[0] for g in games if g is not None])
+        if len(self.calls) == 1:
+            failed = next(
+                r["dynamodb"]["SequenceNumber"]
+                for r, g in zip(event["Records"], games, strict=True)
+                if g is not None and g[0] == "b"
+            )
+            return {"batchItemFailures": [{"itemIdentifier": failed}]}
+        return {"batchItemFailures": []}
+
+
+def test_a_partial_batch_failure_resumes_from_the_first_failed_record(store: SqliteStore) -> None:
+    function = PartlyFailing()
+
+    async def scenario() -> None:
+        async with _mapping(store, function, window_s=0.3) as mapping:
+            _write(store, "a", "b", "c")
+            await wait_until(lambda: mapping.stats.records == 3, what="every record through")
+            assert (mapping.stats.retries, mapping.stats.skipped_records) == (1, 0)
+
+    asyncio.run(scenario())
+    # `a` was done; the retry starts at `b`'s record and carries what follows it.
+    assert function.calls == [["a", "b", "c"], ["b", "c"]]
+
+
+def test_a_partial_failure_naming_no_record_fails_the_whole_batch(store: SqliteStore) -> None:
+    calls: list[int] = []
+
+    def confused(event: dict[str, Any], context: object) -> dict[str, Any]:
+        calls.append(len(event["Records"]))
+        if len(calls) == 1:
+            return {"batchItemFailures": [{"itemIdentifier": "not-a-record"}]}
+        return {}
+
+    async def scenario() -> None:
+        async with _mapping(store, confused) as mapping:
+            _write(store, "a")
+            await wait_until(lambda: mapping.stats.records == 1, what="the record through")
+            assert mapping.stats.retries == 1
+
+    asyncio.run(scenario())
+    assert calls == [1, 1]
