@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -86,23 +83,3 @@ def test_a_stream_records_keys_parse_with_other_attributes_around() -> None:
     }
 
     assert parse_event_item_keys(record["dynamodb"]["Keys"]) == ("room-2", 7)
-
-
-def test_the_key_module_imports_no_aws_sdk() -> None:
-    probe = textwrap.dedent(
-        """
-        import sys
-        import backend.adapters.dynamodb_keys
-        print(sorted(m for m in ("boto3", "botocore") if m in sys.modules))
-        """
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-
-    assert done.stdout.strip() == "[]"

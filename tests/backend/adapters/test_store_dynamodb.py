@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
-import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,26 +139,6 @@ def test_the_client_uses_standard_retries(client: Any) -> None:
         "mode": "standard",
         "total_max_attempts": SDK_TOTAL_ATTEMPTS,
     }
-
-
-def test_importing_the_adapter_does_not_import_boto3() -> None:
-    probe = textwrap.dedent(
-        """
-        import sys
-        import backend.adapters.store_dynamodb
-        print(sorted(m for m in ("boto3", "botocore") if m in sys.modules))
-        """
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-
-    assert done.stdout.strip() == "[]"
 
 
 # -- access paths ---------------------------------------------------------------------------------
