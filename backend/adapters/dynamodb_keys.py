@@ -7,12 +7,14 @@ A stream with the `KEYS_ONLY` view type carries, per record, only the key attrib
 item that changed, in DynamoDB's attribute-value JSON: `{"pk": {"S": ...}, "sk": {"S": ...}}`
 (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_streams_StreamRecord.html).
 An event item's keys name its game and sequence number, which is all the broadcaster needs.
+`EVENT_FILTER` is the event source mapping filter that lets only those inserts through, shared
+by the deployer (on AWS) and the emulator's poller (locally).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final
+from typing import Any, Final
 
 GAME_PK_PREFIX: Final = "GAME#"
 """Every item of a game lives in the partition `GAME#{game id}`."""
@@ -21,6 +23,15 @@ EVENT_SK_PREFIX: Final = "EVENT#"
 SEQ_DIGITS: Final = 12
 """Sequence numbers are zero-padded, so string order is numeric order."""
 MAX_SEQ: Final = 10**SEQ_DIGITS - 1
+EVENT_FILTER: Final[Mapping[str, Any]] = {
+    "eventName": ["INSERT"],
+    "dynamodb": {"Keys": {"sk": {"S": [{"prefix": EVENT_SK_PREFIX}]}}},
+}
+"""The event source mapping's filter pattern: only inserts of event items reach a broadcaster.
+
+Lambda drops the other records before invoking, for free
+(https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html).
+"""
 
 
 def game_pk(game_id: str) -> str:

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
-from backend.adapters.dynamodb_keys import EVENT_SK_PREFIX
+# EVENT_FILTER lives with the keys it filters on: the emulator's poller applies it too.
+from backend.adapters.dynamodb_keys import EVENT_FILTER, EVENT_SK_PREFIX
 from backend.adapters.gateway_management_api import management_endpoint
 from backend.adapters.store_dynamodb import TTL_ATTRIBUTE, table_definition
 from backend.handlers import http_api, ws_message
@@ -93,12 +94,6 @@ STREAM_MAX_RETRIES: Final = 3
 # ... but never for records older than a minute: a stale leaderboard is worthless, and the next
 # event of the game carries the current state anyway.
 STREAM_MAX_RECORD_AGE_S: Final = 60
-# Only inserts of event items invoke a broadcaster; Lambda drops the rest before invoking, for
-# free (https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html).
-EVENT_FILTER: Final[Mapping[str, Any]] = {
-    "eventName": ["INSERT"],
-    "dynamodb": {"Keys": {"sk": {"S": [{"prefix": EVENT_SK_PREFIX}]}}},
-}
 
 # What the DynamoDB adapter does, and nothing else: its calls (GetItem, BatchGetItem, Query,
 # PutItem, BatchWriteItem, TransactWriteItems) and, because a transaction is authorised per

@@ -2,8 +2,8 @@
 
 Shapes follow AWS's documentation and captured events (see tests/events/README.md): a REQUEST
 authorizer event for WebSocket $connect, WebSocket proxy events (CONNECT, DISCONNECT, MESSAGE),
-HTTP API payload format 2.0 events, and DynamoDB Streams batches as an event source mapping
-delivers them.
+HTTP API payload format 2.0 events, and DynamoDB Streams records and batches as an event source
+mapping delivers them.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import base64
 import hashlib
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
@@ -308,6 +309,26 @@ def stream_record(site: StreamSite, change: Change) -> dict[str, Any]:
         },
         "eventSourceARN": site.arn,
     }
+
+
+def lambda_stream_record(record: Mapping[str, Any], arn: str) -> dict[str, Any]:
+    """A record from the DynamoDB Streams API (`GetRecords`, via boto3) as Lambda hands it over.
+
+    Lambda's poller adds `eventSourceARN` (the stream's ARN), which `GetRecords` leaves out, and
+    the event carries `ApproximateCreationDateTime` as epoch seconds, where boto3 parses it into
+    a datetime (https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html). Everything else is
+    passed on as the stream gave it.
+
+    Args:
+        record: One of `GetRecords`' `Records`.
+        arn: The stream's ARN.
+    """
+    dynamodb = dict(record.get("dynamodb") or {})
+    created = dynamodb.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        # Rounded down to the second, as DynamoDB Streams reports it.
+        dynamodb["ApproximateCreationDateTime"] = float(int(created.timestamp()))
+    return {**record, "dynamodb": dynamodb, "eventSourceARN": arn}
 
 
 def dynamodb_stream_event(site: StreamSite, changes: Iterable[Change]) -> dict[str, Any]:

@@ -19,13 +19,16 @@ import uvicorn
 from websockets.asyncio.server import Server, serve
 
 from backend import wiring
+from backend.adapters.dynamodb_keys import EVENT_FILTER
 from backend.adapters.gateway_management_api import ManagementApiGateway
+from backend.adapters.store_dynamodb import DynamoStore
 from backend.adapters.store_sqlite import SqliteStore
 from backend.handlers import stream_broadcast
 from backend.ports.gateway import ConnectionGateway
 from backend.ports.store import Store
 from backend.services.context import Deps, FanoutMode
 from bingo_ops.emulator.connections import InProcessGateway, Registry
+from bingo_ops.emulator.dynamodb_stream import DynamoDBStream
 from bingo_ops.emulator.events import StreamSite, WsSite
 from bingo_ops.emulator.http_app import METRICS_PATH, HttpApp
 from bingo_ops.emulator.lambdas import LambdaRuntime
@@ -34,9 +37,10 @@ from bingo_ops.emulator.streams import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_RETRIES,
     DEFAULT_POLL_S,
-    ChangeLog,
+    ChangeLogSource,
     EventSourceMapping,
     MappingConfig,
+    StreamSource,
 )
 from bingo_ops.emulator.websocket_api import (
     HARD_TIMEOUT_S,
@@ -77,8 +81,11 @@ class StackOptions:
             same handlers run over the DynamoDB adapter.
         fanout: `inline` (the writing invocation posts to every subscriber, per event) or
             `stream` (writers only write; `broadcast_boards` and `broadcast_players` run from
-            event source mappings on the store's change log, as DynamoDB Streams triggers them
-            on AWS; see `bingo_ops.emulator.streams`). SQLite store only.
+            event source mappings, as DynamoDB Streams triggers them on AWS, with AWS's
+            filter; see `bingo_ops.emulator.streams`). The mappings read the SQLite store's
+            change log or, with a DynamoDB `store_env`, the table's own stream, which must be
+            enabled (KEYS_ONLY, as the deployer creates it); `AWS_ENDPOINT_URL` points both
+            the store and the stream reader at a local server such as moto.
         board_window_s: The boards mapping's batching window (MaximumBatchingWindowInSeconds;
             AWS takes whole seconds, the emulator any fraction).
         player_window_s: The players mapping's batching window.
@@ -123,6 +130,7 @@ class StackOptions:
             "batch_size": self.stream_batch_size,
             "poll_s": self.stream_poll_s,
             "max_retries": self.stream_max_retries,
+            "filter_pattern": EVENT_FILTER,  # the deployer's FilterCriteria
         }
         return [
             MappingConfig(
@@ -199,6 +207,7 @@ class LocalStack:
         self._sweeper: asyncio.Task[None] | None = None
         self._http_socket: socket.socket | None = None
         self._mappings: list[EventSourceMapping] = []
+        self._stream: DynamoDBStream | None = None
 
     async def __aenter__(self) -> LocalStack:
         await self.start()
@@ -251,12 +260,6 @@ class LocalStack:
         if options.fanout not in ("inline", "stream"):
             raise ValueError(
                 f"fanout={options.fanout!r} is not supported (use 'inline' or 'stream')"
-            )
-        if options.fanout == "stream" and options.store_env is not None:
-            # moto's DynamoDB Streams API could be read instead; not done yet, so say so.
-            raise ValueError(
-                "fanout='stream' runs on the SQLite store's change log only; the emulator does "
-                "not read a DynamoDB table's stream (use fanout='inline' with store_env)"
             )
         configs = options.mapping_configs()  # validates the windows before anything listens
         loop = asyncio.get_running_loop()
@@ -335,13 +338,9 @@ class LocalStack:
             )
         )
         if configs:
-            assert isinstance(self._store, SqliteStore)
-            changes: ChangeLog = self._store
-            stream = StreamSite()
-            for mapping_config in configs:
-                mapping = EventSourceMapping(
-                    mapping_config, changes, self._runtime, stream, self.meter
-                )
+            sources = await self._stream_sources(len(configs))
+            for mapping_config, source in zip(configs, sources, strict=True):
+                mapping = EventSourceMapping(mapping_config, source, self._runtime, self.meter)
                 self._mappings.append(mapping)
                 await mapping.start()
         self.outputs = {
@@ -359,15 +358,34 @@ class LocalStack:
         if configs:
             self.outputs["boardWindowS"] = options.board_window_s
             self.outputs["playerWindowS"] = options.player_window_s
-            self.outputs["streamArn"] = self._mappings[0].site.arn
+            self.outputs["streamArn"] = self._mappings[0].source.arn
         if options.outputs is not None:
             write_outputs(options.outputs, self.outputs)
+
+    async def _stream_sources(self, count: int) -> list[StreamSource]:
+        """One source per mapping, over the store's change log or the table's stream.
+
+        Raises:
+            ValueError: a DynamoDB table without a stream, or a store with neither.
+        """
+        store = self._store
+        if isinstance(store, SqliteStore):
+            site = StreamSite()
+            return [ChangeLogSource(store, site) for _ in range(count)]
+        if isinstance(store, DynamoStore):
+            region = wiring.aws_region(self.options.store_env or {})
+            self._stream = await asyncio.to_thread(DynamoDBStream.open, store.table_name, region)
+            return [self._stream.reader() for _ in range(count)]
+        raise ValueError(f"fanout='stream' cannot read the changes of a {type(store).__name__}")
 
     async def stop(self) -> None:
         """Stop the stream pollers, close every connection (running $disconnect), unwire."""
         mappings, self._mappings = self._mappings, []
         for mapping in mappings:
             await mapping.stop()
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None

@@ -1,15 +1,25 @@
-"""Event source mappings: Lambda's DynamoDB Streams poller, emulated over the SQLite change log.
+"""Event source mappings: Lambda's DynamoDB Streams poller, emulated over a stream source.
 
 On AWS a table's stream is read by Lambda's poller, one reader per shard, which gathers records
 into batches and invokes the function with each batch, one batch at a time per shard
-(https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html). The emulator's store writes a
-change log entry in the same transaction as every event (`SqliteStore.changes_after`); one
-`EventSourceMapping` plays the poller for one function over that log, as one shard:
+(https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html). One `EventSourceMapping` plays
+the poller for one function over a `StreamSource`, which hands over records already in the
+shape Lambda delivers them. There are two sources:
 
-- it starts at the newest entry when the stack starts (StartingPosition `LATEST`);
-- it reads the log every `poll_s` in a worker thread (AWS's poller reads a shard about four
+- `ChangeLogSource`: the SQLite store writes a change log entry in the same transaction as
+  every event (`SqliteStore.changes_after`); each entry becomes the KEYS_ONLY record of an
+  event insert (`events.stream_record`), as one shard;
+- `bingo_ops.emulator.dynamodb_stream`: a DynamoDB table's own stream (a moto server's, in
+  tests), read through the DynamoDB Streams API.
+
+Whatever the source, the mapping:
+
+- starts at the newest record when the stack starts (StartingPosition `LATEST`);
+- reads the source every `poll_s` in a worker thread (AWS's poller reads a shard about four
   times a second; the default here is faster so that a batching window of 0 really means "as
   soon as the poller sees records");
+- drops the records its filter pattern does not match before they count towards a batch
+  (FilterCriteria; https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html);
 - MaximumBatchingWindowInSeconds: once records are pending it keeps gathering for up to
   `window_s` after it saw the first of them, or until `batch_size` (BatchSize; AWS's default
   for DynamoDB streams is 100), then invokes the function once with all of them;
@@ -29,9 +39,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -54,8 +65,34 @@ RETRY_BASE_S = 0.1
 RETRY_CAP_S = 2.0
 
 
+class StreamSource(Protocol):
+    """Where a mapping reads records: one stream, in order, from where `start` put the reader.
+
+    One source per mapping (each mapping has its own position, as each of AWS's does). `start`
+    and `read` block; the mapping calls them from its reader thread only.
+    """
+
+    @property
+    def arn(self) -> str:
+        """The stream's ARN (every record's `eventSourceARN`)."""
+        ...
+
+    def start(self) -> None:
+        """Position the reader after the newest record (StartingPosition `LATEST`)."""
+        ...
+
+    def read(self, limit: int) -> list[dict[str, Any]]:
+        """The next records after the position, oldest first, at most `limit`; moves past them.
+
+        Each is a stream record as Lambda hands it to a function: `eventName`, `dynamodb`
+        (`Keys`, a decimal-string `SequenceNumber` growing within a shard, ...) and
+        `eventSourceARN`.
+        """
+        ...
+
+
 class ChangeLog(Protocol):
-    """What a mapping reads: the store's change log (`SqliteStore` provides it)."""
+    """The store's change log (`SqliteStore` provides it)."""
 
     def changes_after(self, after_id: int, *, limit: int) -> list[Change]:
         """Entries with `change_id > after_id`, ascending, at most `limit`."""
@@ -66,19 +103,103 @@ class ChangeLog(Protocol):
         ...
 
 
+class ChangeLogSource:
+    """The SQLite store's change log as a one-shard stream of KEYS_ONLY event inserts.
+
+    Args:
+        log: The store's change log.
+        site: The stream's region, table and label, for the records' ARN.
+    """
+
+    def __init__(self, log: ChangeLog, site: StreamSite) -> None:
+        self.log = log
+        self.site = site
+        self._after = 0
+
+    @property
+    def arn(self) -> str:
+        """The emulated stream's ARN."""
+        return self.site.arn
+
+    def start(self) -> None:
+        """Position after the log's newest entry."""
+        self._after = self.log.last_change_id()
+
+    def read(self, limit: int) -> list[dict[str, Any]]:
+        """The next entries as stream records (every entry is an event insert)."""
+        changes = self.log.changes_after(self._after, limit=limit)
+        if changes:
+            self._after = changes[-1].change_id
+        return [events.stream_record(self.site, change) for change in changes]
+
+
+def check_filter(pattern: Mapping[str, Any]) -> None:
+    """Refuse a filter pattern `filter_matches` cannot apply as Lambda would.
+
+    Supported: nested objects whose leaves are lists of literal values and `{"prefix": ...}`
+    operators, which is what the broadcasters' filter (`dynamodb_keys.EVENT_FILTER`) uses.
+
+    Raises:
+        ValueError: a leaf that is not a list, or an operator other than `prefix`.
+    """
+    for name, rule in pattern.items():
+        if isinstance(rule, Mapping):
+            check_filter(rule)
+        elif not isinstance(rule, list):
+            raise ValueError(f"filter field {name!r}: expected an object or a list of values")
+        else:
+            for value in rule:
+                if isinstance(value, Mapping) and (
+                    set(value) != {"prefix"} or not isinstance(value["prefix"], str)
+                ):
+                    raise ValueError(
+                        f"filter field {name!r}: the emulator supports literal values and"
+                        f" string prefixes only, not {value!r}"
+                    )
+
+
+def filter_matches(pattern: Mapping[str, Any], record: Any) -> bool:
+    """Whether a record passes a Lambda event filter pattern (see `check_filter`).
+
+    Every field of the pattern must match; a list matches when the record's value equals one
+    of its literals or starts with one of its prefixes; a field the record lacks never matches
+    (https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html).
+    """
+    if not isinstance(record, Mapping):
+        return False
+    for name, rule in pattern.items():
+        if name not in record:
+            return False
+        value = record[name]
+        if isinstance(rule, Mapping):
+            if not filter_matches(rule, value):
+                return False
+        elif not any(_value_matches(option, value) for option in rule):
+            return False
+    return True
+
+
+def _value_matches(option: Any, value: Any) -> bool:
+    if isinstance(option, Mapping):
+        return isinstance(value, str) and value.startswith(option["prefix"])
+    return bool(option == value)
+
+
 @dataclass(frozen=True)
 class MappingConfig:
-    """One event source mapping: which function, and how the poller batches for it.
+    """One event source mapping: which function, and how the poller filters and batches for it.
 
     Attributes:
         function_name: The function invoked (its metering name).
         handler: The function's entry point.
         window_s: MaximumBatchingWindowInSeconds (0: invoke as soon as records are read).
         batch_size: BatchSize: records per invocation at most.
-        poll_s: Seconds between reads of the log while nothing is pending.
+        poll_s: Seconds between reads of the stream while nothing is pending.
         max_retries: MaximumRetryAttempts for a batch whose invocation fails.
         retry_base_s: First retry delay; doubled per attempt.
         retry_cap_s: Longest retry delay.
+        filter_pattern: FilterCriteria: only records matching it reach the function (None: all
+            do). Literal values and prefixes only (`check_filter`).
     """
 
     function_name: str
@@ -89,6 +210,7 @@ class MappingConfig:
     max_retries: int = DEFAULT_MAX_RETRIES
     retry_base_s: float = RETRY_BASE_S
     retry_cap_s: float = RETRY_CAP_S
+    filter_pattern: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.window_s < 0:
@@ -99,6 +221,8 @@ class MappingConfig:
             raise ValueError(f"{self.function_name}: the poll interval must be > 0")
         if self.max_retries < 0:
             raise ValueError(f"{self.function_name}: max retries must be >= 0")
+        if self.filter_pattern is not None:
+            check_filter(self.filter_pattern)
 
     def retry_delay(self, attempt: int) -> float:
         """Seconds to wait before retry `attempt` (1-based): exponential, capped."""
@@ -110,7 +234,8 @@ class MappingStats:
     """What a mapping has done so far.
 
     Attributes:
-        position: The change id of the last record read (the shard iterator's position).
+        position: The `SequenceNumber` of the last record read (None before the first).
+        filtered: Records read that the filter pattern dropped.
         batches: Batches handed to the function successfully.
         records: Records in those batches.
         retries: Invocations that were retries of a failed batch.
@@ -119,7 +244,8 @@ class MappingStats:
         last_error: The last handler error, as text.
     """
 
-    position: int = 0
+    position: str | None = None
+    filtered: int = 0
     batches: int = 0
     records: int = 0
     retries: int = 0
@@ -131,6 +257,7 @@ class MappingStats:
         """JSON view."""
         return {
             "position": self.position,
+            "filtered": self.filtered,
             "batches": self.batches,
             "records": self.records,
             "retries": self.retries,
@@ -142,33 +269,30 @@ class MappingStats:
 
 @dataclass
 class _Pending:
-    change: Change
+    record: dict[str, Any]
     seen_at: float
 
 
 class EventSourceMapping:
-    """Polls the change log and invokes one function with batches of it, in a task.
+    """Polls a stream source and invokes one function with batches of it, in a task.
 
     Args:
-        config: The function and its batching.
-        log_source: The store's change log.
+        config: The function, its batching and its filter.
+        source: The stream, read by this mapping alone.
         runtime: Runs (and meters) the invocations.
-        site: The stream's region, table and label, for the records' ARN.
         meter: Where the mapping's counters are reported (optional).
     """
 
     def __init__(
         self,
         config: MappingConfig,
-        log_source: ChangeLog,
+        source: StreamSource,
         runtime: LambdaRuntime,
-        site: StreamSite,
         meter: Meter | None = None,
     ) -> None:
         self.config = config
-        self.log_source = log_source
+        self.source = source
         self.runtime = runtime
-        self.site = site
         self.meter = meter
         self.stats = MappingStats()
         self._task: asyncio.Task[None] | None = None
@@ -186,13 +310,17 @@ class EventSourceMapping:
         return self._task is not None and not self._task.done()
 
     async def start(self) -> None:
-        """Position at the log's end (LATEST) and start polling."""
+        """Position at the stream's end (LATEST) and start polling.
+
+        Raises:
+            Exception: whatever the source's `start` raised (no stream, no table, ...).
+        """
         if self._task is not None:
             raise RuntimeError(f"the mapping for {self.name} is already started")
-        # One reader thread per mapping: SQLite never blocks the event loop, and `stop` can
-        # wait for the read in flight before the store is closed.
+        # One reader thread per mapping: SQLite or HTTP never blocks the event loop, and `stop`
+        # can wait for the read in flight before the store (or the clients) are closed.
         self._reader = ThreadPoolExecutor(1, thread_name_prefix=f"stream-{self.name}")
-        self.stats.position = await self._read(self.log_source.last_change_id)
+        await self._read(self.source.start)
         self._task = asyncio.create_task(self._run(), name=f"esm-{self.name}")
 
     async def stop(self) -> None:
@@ -213,27 +341,33 @@ class EventSourceMapping:
         return await loop.run_in_executor(self._reader, lambda: call(*args, **kwargs))
 
     async def _poll(self, limit: int) -> int:
-        """Read up to `limit` new records into the pending list; returns how many."""
-        changes: list[Change] = await self._read(
-            self.log_source.changes_after, self.stats.position, limit=limit
-        )
-        if changes:
+        """Read up to `limit` new records, keeping those the filter passes; returns how many read.
+
+        Lambda filters before batching: a dropped record neither counts towards BatchSize nor
+        opens a batching window (it is still read past, so it is never read again).
+        """
+        records: list[dict[str, Any]] = await self._read(self.source.read, limit)
+        if records:
             now = time.monotonic()
-            self._pending.extend(_Pending(c, now) for c in changes)
-            self.stats.position = changes[-1].change_id
-        return len(changes)
+            pattern = self.config.filter_pattern
+            kept = [r for r in records if pattern is None or filter_matches(pattern, r)]
+            self._pending.extend(_Pending(r, now) for r in kept)
+            self.stats.filtered += len(records) - len(kept)
+            self.stats.position = _sequence_number(records[-1])
+        return len(records)
 
     async def _run(self) -> None:
         config = self.config
         while True:
             if not self._pending:
                 try:
-                    found = await self._poll(config.batch_size)
+                    read = await self._poll(config.batch_size)
                 except Exception:
-                    log.exception("%s: reading the change log failed", self.name)
-                    found = 0
-                if not found:
-                    await asyncio.sleep(config.poll_s)
+                    log.exception("%s: reading the stream failed", self.name)
+                    read = 0
+                if not self._pending:
+                    if not read:  # records that were all filtered out: more may follow at once
+                        await asyncio.sleep(config.poll_s)
                     continue
             # The window runs from when the poller first saw the oldest pending record; left
             # over records of a full batch were seen long ago and go at once.
@@ -245,15 +379,17 @@ class EventSourceMapping:
                 await asyncio.sleep(min(config.poll_s, left))
                 with contextlib.suppress(Exception):
                     await self._poll(config.batch_size - len(self._pending))
-            batch = [p.change for p in self._pending[: config.batch_size]]
+            batch = [p.record for p in self._pending[: config.batch_size]]
             del self._pending[: config.batch_size]
             await self._deliver(batch)
 
-    async def _deliver(self, batch: Sequence[Change]) -> None:
+    async def _deliver(self, batch: Sequence[dict[str, Any]]) -> None:
         config = self.config
         attempt = 0
         while True:
-            event = events.dynamodb_stream_event(self.site, batch)
+            # A fresh copy per attempt: a handler that edits its event cannot change what a
+            # retry hands over.
+            event = {"Records": copy.deepcopy(list(batch))}
             try:
                 response = await self.runtime.invoke(self.name, config.handler, event)
                 # ReportBatchItemFailures: the records before the lowest failed one are done;
@@ -275,12 +411,12 @@ class EventSourceMapping:
                 self.stats.skipped_records += len(batch)
                 self._report(skipped=len(batch))
                 log.warning(
-                    "%s: skipping a batch of %d records (changes %d..%d) after %d retries;"
-                    " last error: %s",
+                    "%s: skipping a batch of %d records (sequence numbers %s..%s) after %d"
+                    " retries; last error: %s",
                     self.name,
                     len(batch),
-                    batch[0].change_id,
-                    batch[-1].change_id,
+                    _sequence_number(batch[0]),
+                    _sequence_number(batch[-1]),
                     attempt,
                     self.stats.last_error,
                 )
@@ -291,18 +427,26 @@ class EventSourceMapping:
             log.info("%s: %s; retry %d", self.name, self.stats.last_error, attempt)
             await asyncio.sleep(config.retry_delay(attempt))
 
-    def _delivered(self, changes: Sequence[Change]) -> None:
+    def _delivered(self, records: Sequence[dict[str, Any]]) -> None:
         self.stats.batches += 1
-        self.stats.records += len(changes)
-        self._report(records=len(changes))
+        self.stats.records += len(records)
+        self._report(records=len(records))
 
     def _report(self, *, records: int = 0, retried: bool = False, skipped: int = 0) -> None:
         if self.meter is not None:
             self.meter.stream_batch(self.name, records=records, retried=retried, skipped=skipped)
 
 
-def _split_at_failure(batch: Sequence[Change], response: Any) -> tuple[list[Change], list[Change]]:
+def _sequence_number(record: Mapping[str, Any]) -> str:
+    return str(record["dynamodb"]["SequenceNumber"])
+
+
+def _split_at_failure(
+    batch: Sequence[dict[str, Any]], response: Any
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """A batch's records done and still to deliver, after the function's answer.
+
+    A failure names its record by `SequenceNumber` (`itemIdentifier`), whichever the source.
 
     Raises:
         ValueError: the answer reports a failure but names no record of the batch.
@@ -310,7 +454,7 @@ def _split_at_failure(batch: Sequence[Change], response: Any) -> tuple[list[Chan
     failures = response.get("batchItemFailures") if isinstance(response, dict) else None
     if not failures:
         return list(batch), []
-    numbers = {events.stream_sequence_number(c): i for i, c in enumerate(batch)}
+    numbers = {_sequence_number(r): i for i, r in enumerate(batch)}
     try:
         first = min(numbers[f["itemIdentifier"]] for f in failures)
     except (KeyError, TypeError) as exc:

@@ -1,8 +1,9 @@
 """The emulated DynamoDB Streams poller: LATEST start, batching window, batch size, retries.
 
-Each test runs one `EventSourceMapping` over a real SQLite change log and a real
-`LambdaRuntime`; the function is the test's own recorder, so what it sees is exactly what the
-poller handed over. The record shape is checked against the captured event in tests/events/.
+Each test runs one `EventSourceMapping` over a real SQLite change log (or a DynamoDB table's
+stream on a moto server) and a real `LambdaRuntime`; the function is the test's own recorder,
+so what it sees is exactly what the poller handed over. The record shape is checked against
+the captured event in tests/events/.
 """
 
 from __future__ import annotations
@@ -14,21 +15,35 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import boto3
+import moto_kit
 import pytest
 from gateway_kit import wait_until
 
-from backend.adapters.dynamodb_keys import parse_event_item_keys
+from backend.adapters.dynamodb_keys import EVENT_FILTER, event_item_keys, parse_event_item_keys
+from backend.adapters.store_dynamodb import table_definition
 from backend.adapters.store_sqlite import Change, SqliteStore
 from backend.domain.game import GameState
 from backend.domain.model import Game
 from backend.handlers.events import StreamBatch
+from bingo_ops.emulator.dynamodb_stream import (
+    KEYS_ONLY_STREAM,
+    DynamoDBStream,
+    DynamoDBStreamReader,
+)
 from bingo_ops.emulator.events import StreamSite, dynamodb_stream_event
 from bingo_ops.emulator.lambdas import LambdaRuntime
 from bingo_ops.emulator.metering import Meter
 from bingo_ops.emulator.run import summary
-from bingo_ops.emulator.streams import EventSourceMapping, MappingConfig
+from bingo_ops.emulator.streams import (
+    ChangeLogSource,
+    EventSourceMapping,
+    MappingConfig,
+    StreamSource,
+    filter_matches,
+)
 
 CAPTURED = Path(__file__).parents[2] / "events" / "dynamodb_stream_keys_only.json"
 FUNCTION = "recorder"
@@ -82,12 +97,20 @@ def _write(store: SqliteStore, *game_ids: str) -> None:
 async def _mapping(
     store: SqliteStore, recorder: Recorder, **config: Any
 ) -> AsyncIterator[EventSourceMapping]:
+    async with _mapping_on(ChangeLogSource(store, StreamSite()), recorder, **config) as mapping:
+        yield mapping
+
+
+@asynccontextmanager
+async def _mapping_on(
+    source: StreamSource, recorder: Recorder, **config: Any
+) -> AsyncIterator[EventSourceMapping]:
     meter = Meter()
     runtime = LambdaRuntime(meter, workers=4)
     settings: dict[str, Any] = {"window_s": 0.0, "poll_s": 0.02, "retry_base_s": 0.01}
     settings.update(config)
     mapping = EventSourceMapping(
-        MappingConfig(FUNCTION, recorder, **settings), store, runtime, StreamSite(), meter
+        MappingConfig(FUNCTION, recorder, **settings), source, runtime, meter
     )
     await mapping.start()
     try:
@@ -152,7 +175,7 @@ def test_it_starts_at_the_latest_change_and_is_idle_without_new_ones(store: Sqli
             await wait_until(lambda: len(recorder.calls) == 1, what="one invocation")
             await asyncio.sleep(QUIET_S)
             assert len(recorder.calls) == 1
-            assert mapping.stats.position == 3
+            assert mapping.stats.position == f"{3:021d}"
         (record,) = recorder.records()
         assert record["dynamodb"]["SequenceNumber"] == f"{3:021d}"
         assert recorder.games() == ["after"]
@@ -268,6 +291,8 @@ def test_a_stopped_mapping_invokes_nothing_more(store: SqliteStore) -> None:
         ({"batch_size": 10_001}, "batch size"),
         ({"poll_s": 0.0}, "poll interval"),
         ({"max_retries": -1}, "max retries"),
+        ({"filter_pattern": {"eventName": "INSERT"}}, "a list of values"),
+        ({"filter_pattern": {"eventName": [{"anything-but": "REMOVE"}]}}, "prefixes only"),
     ],
 )
 def test_a_mapping_refuses_settings_aws_would_refuse(bad: dict[str, Any], message: str) -> None:
@@ -344,3 +369,114 @@ def test_a_partial_failure_naming_no_record_fails_the_whole_batch(store: SqliteS
 
     asyncio.run(scenario())
     assert calls == [1, 1]
+
+
+def test_the_filter_passes_only_the_inserts_of_event_items() -> None:
+    captured = json.loads(CAPTURED.read_text())["Records"]
+
+    passed = [filter_matches(EVENT_FILTER, r) for r in captured]
+
+    assert [r["eventName"] for r in captured] == ["INSERT", "MODIFY", "REMOVE"]
+    assert passed == [True, False, False]
+    game_item = {**captured[0], "dynamodb": {"Keys": {"pk": {"S": "GAME#g"}, "sk": {"S": "GAME"}}}}
+    assert not filter_matches(EVENT_FILTER, game_item)
+
+
+def _put(dynamodb: Any, table: str, keys: dict[str, dict[str, str]]) -> None:
+    dynamodb.put_item(TableName=table, Item={**keys, "note": {"S": "x"}})
+
+
+def test_a_tables_own_stream_is_read_from_the_latest_record_and_filtered(
+    aws: dict[str, str],
+) -> None:
+    table = "bingo-stream"
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.create_table(**table_definition(table), StreamSpecification=dict(KEYS_ONLY_STREAM))
+    arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    _put(dynamodb, table, event_item_keys("before", 1))  # before the start: LATEST skips it
+    recorder = Recorder()
+    stream = DynamoDBStream.open(table, moto_kit.REGION)
+
+    async def scenario() -> None:
+        reader = stream.reader()
+        async with _mapping_on(reader, recorder, filter_pattern=EVENT_FILTER) as mapping:
+            _put(dynamodb, table, {"pk": {"S": "GAME#g"}, "sk": {"S": "GAME"}})  # not an event
+            _put(dynamodb, table, event_item_keys("g", 1))
+            _put(dynamodb, table, event_item_keys("g", 1))  # MODIFY
+            dynamodb.delete_item(TableName=table, Key=event_item_keys("before", 1))  # REMOVE
+            _put(dynamodb, table, event_item_keys("g", 2))
+            await wait_until(lambda: mapping.stats.records == 2, what="both event inserts")
+            await asyncio.sleep(QUIET_S)
+            assert (mapping.stats.records, mapping.stats.filtered) == (2, 3)
+            assert mapping.stats.position == recorder.records()[-1]["dynamodb"]["SequenceNumber"]
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        stream.close()
+    records = recorder.records()
+    batch = StreamBatch.from_event({"Records": records}, parse_event_item_keys)
+    assert batch.seq_ranges == {"g": (1, 2)}
+    assert {r["eventSourceARN"] for r in records} == {arn}
+    numbers = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
+    assert numbers == sorted(numbers)
+    # Lambda's shape, as captured: the ARN added, the creation time in epoch seconds.
+    captured = json.loads(CAPTURED.read_text())["Records"][0]
+    assert _shape(records[0]) == _shape(captured)
+    assert records[0]["dynamodb"]["StreamViewType"] == "KEYS_ONLY"
+    assert set(records[0]["dynamodb"]["Keys"]) == {"pk", "sk"}  # keys only, no image
+
+
+class ShardedStream:
+    """A stream of shards whose records the test appends and whose shards it closes."""
+
+    arn = "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/label"
+
+    def __init__(self) -> None:
+        self.listed: list[str] = ["parent"]
+        self.shard_records: dict[str, list[dict[str, Any]]] = {"parent": []}
+        self.closed: set[str] = set()
+
+    def add(self, shard: str, game_id: str, seq: int) -> None:
+        records = self.shard_records.setdefault(shard, [])
+        keys = event_item_keys(game_id, seq)
+        number = f"{len(records) + 1:021d}"
+        records.append(
+            {"eventName": "INSERT", "dynamodb": {"Keys": keys, "SequenceNumber": number}}
+        )
+
+    def shards(self) -> list[dict[str, Any]]:
+        return [{"ShardId": s, "SequenceNumberRange": {}} for s in self.listed]
+
+    def iterator(self, shard_id: str, kind: str) -> str:
+        start = len(self.shard_records[shard_id]) if kind == "LATEST" else 0
+        return f"{shard_id}:{start}"
+
+    def records(self, iterator: str, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+        shard_id, start = iterator.split(":")
+        found = self.shard_records[shard_id][int(start) : int(start) + limit]
+        end = int(start) + len(found)
+        drained = end == len(self.shard_records[shard_id])
+        following = None if shard_id in self.closed and drained else f"{shard_id}:{end}"
+        return found, following
+
+
+def test_a_reader_follows_a_closed_shard_into_its_child_from_the_childs_start() -> None:
+    stream = ShardedStream()
+    stream.add("parent", "old", 1)
+    reader = DynamoDBStreamReader(cast(DynamoDBStream, stream))
+    reader.start()  # LATEST: after `old`
+
+    stream.add("parent", "g", 1)
+    stream.closed.add("parent")  # the shard rolls over: its child takes the writes
+    stream.listed.append("child")
+    stream.add("child", "g", 2)
+    first = reader.read(100)
+    second = reader.read(100)
+
+    assert [parse_event_item_keys(r["dynamodb"]["Keys"]) for r in first + second] == [
+        ("g", 1),
+        ("g", 2),
+    ]
+    assert {r["eventSourceARN"] for r in first + second} == {stream.arn}
+    assert reader.read(100) == []

@@ -1,9 +1,9 @@
 """Stream fan-out on the local stack: broadcasters run from the emulated DynamoDB stream.
 
 With `fanout="stream"` the mark handler only writes; `broadcast_boards` and
-`broadcast_players` run from event source mappings on the change log, each with its own
-batching window. Real loopback WebSocket clients and HTTP requests throughout; counts and
-orders are asserted, never durations.
+`broadcast_players` run from event source mappings on the change log (or, on a DynamoDB table
+of a moto server, on the table's own stream), each with its own batching window. Real loopback
+WebSocket clients and HTTP requests throughout; counts and orders are asserted, never durations.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
+import moto_kit
 import pytest
 from conftest import StartStack
 from gateway_kit import (
@@ -36,9 +38,11 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from backend import wiring
+from backend.adapters.store_dynamodb import table_definition
 from backend.ports.gateway import ConnectionGateway, Delivery
 from bingo_ops.client.policy import Backoff
 from bingo_ops.client.ws import BingoClient
+from bingo_ops.deploy.resources import STREAM_SPECIFICATION
 from bingo_ops.emulator.server import BOARDS_FUNCTION, PLAYERS_FUNCTION, LocalStack
 
 # Small windows keep the tests quick; the players' is longer, as in production.
@@ -449,12 +453,60 @@ def test_the_stack_reports_its_mappings_and_meters_the_broadcasters(
     asyncio.run(scenario())
 
 
-def test_stream_fan_out_needs_the_sqlite_change_log(tmp_path: Path) -> None:
+def _dynamodb_table(name: str, **stream: Any) -> dict[str, str]:
+    """A table of the store's on the moto server; the `store_env` of a stack on it."""
+    boto3.client("dynamodb").create_table(**table_definition(name), **stream)
+    return {"BINGO_STORE": "dynamodb", "BINGO_TABLE": name, "AWS_REGION": moto_kit.REGION}
+
+
+def test_a_mark_reaches_clients_through_a_dynamodb_tables_own_stream(
+    aws: dict[str, str], tmp_path: Path
+) -> None:
+    # The table as the deployer creates it: with a KEYS_ONLY stream.
+    store_env = _dynamodb_table("bingo-stream", StreamSpecification=dict(STREAM_SPECIFICATION))
+
     async def scenario() -> None:
-        store_env = {"BINGO_STORE": "dynamodb", "BINGO_TABLE": "t", "AWS_REGION": "us-east-1"}
-        with pytest.raises(ValueError, match="SQLite store's change log only"):
+        async with (
+            running_stack(tmp_path, store_env=store_env, **STREAM) as stack,
+            http_api(stack) as api,
+        ):
+            game_id = await api.create_game()
+            alice = await api.join(game_id, "alice")
+            board = await api.public_token()
+            async with listening(stack, game_id, {"board": board, "alice": alice}) as listeners:
+                seq = await _burst(api, game_id, [(alice, WORDS[0])])
+                await _settled(list(listeners.values()), seq)
+                for listener in listeners.values():
+                    update = listener.leaderboard()
+                    assert update is not None
+                    assert [(r["nickname"], r["marks"]) for r in update["leaderboard"]] == [
+                        ("alice", 1)
+                    ]
+            assert invocations(stack, BOARDS_FUNCTION) >= 1
+            assert invocations(stack, PLAYERS_FUNCTION) >= 1
+            table = boto3.client("dynamodb").describe_table(TableName="bingo-stream")["Table"]
+            assert stack.outputs["streamArn"] == table["LatestStreamArn"]
+            for mapping in stack.mappings:
+                assert mapping.source.arn == table["LatestStreamArn"]
+                # Every event reached both functions (create, start, join, mark); the other
+                # items' writes are on the stream too, and the filter dropped them.
+                assert mapping.stats.records == seq
+                assert mapping.stats.filtered > 0
+
+    asyncio.run(scenario())
+    assert wiring._deps is None
+
+
+def test_stream_fan_out_on_a_table_without_a_stream_says_to_enable_one(
+    aws: dict[str, str], tmp_path: Path
+) -> None:
+    store_env = _dynamodb_table("bingo-no-stream")
+
+    async def scenario() -> None:
+        with pytest.raises(ValueError, match="'bingo-no-stream' has no stream") as raised:
             async with running_stack(tmp_path, fanout="stream", store_env=store_env):
                 pass
+        assert "enable a KEYS_ONLY stream" in str(raised.value)
 
     asyncio.run(scenario())
     assert wiring._deps is None
