@@ -101,7 +101,9 @@ class ConferenceSpec:
             game when there are enough players); every board is measured. 0 measures all.
         join_concurrency: Joins (and card reads) in flight at once.
         connect_concurrency: WebSocket handshakes in flight at once.
-        http_connections: Size of the shared HTTP connection pool (marks and polls).
+        http_connections: Size of the HTTP connection pool of joins and marks.
+        poll_connections: Size of the pollers' own pool, and polls in flight at once (httpx
+            checks every pooled connection on each request, so a small pool is cheaper).
         settle_s: Extra seconds, beyond the longest window or poll interval, for the last
             marks' updates to reach every measured client.
         wall_cap_s: Hard cap on one configuration's wall-clock time; the run stops its marks
@@ -114,7 +116,7 @@ class ConferenceSpec:
     boards: int = 20
     marks_per_minute: float = 1.0
     duration_s: float = 120.0
-    board_window_s: float = 0.25
+    board_window_s: float = 0.0
     player_window_s: float = 2.0
     poll_interval_s: float = 3.0
     seed: int = 1
@@ -124,6 +126,7 @@ class ConferenceSpec:
     join_concurrency: int = 32
     connect_concurrency: int = 64
     http_connections: int = 64
+    poll_connections: int = 16
     settle_s: float = 10.0
     wall_cap_s: float = 600.0
     connect_timeout_s: float = 60.0
@@ -137,6 +140,8 @@ class ConferenceSpec:
             raise ValueError("marks_per_minute, duration_s and poll_interval_s must be positive")
         if self.board_window_s < 0 or self.player_window_s < 0:
             raise ValueError("batching windows cannot be negative")
+        if self.http_connections < 1 or self.poll_connections < 1:
+            raise ValueError("http_connections and poll_connections must be at least 1")
         if self.sample_players < 0:
             raise ValueError("sample_players cannot be negative")
 
@@ -203,7 +208,7 @@ class PhaseShape:
     boards_per_game: tuple[int, ...]
     players_per_game: tuple[int, ...]
     polls: int = 0
-    board_window_s: float = 0.25
+    board_window_s: float = 0.0
     player_window_s: float = 2.0
     stream_poll_s: float = DEFAULT_POLL_S
     batch_size: int = DEFAULT_BATCH_SIZE
@@ -447,6 +452,10 @@ class _Run:
         self.public_token = ""
         self.lags: list[float] = []
         self.changed = asyncio.Event()
+        self.poll_api: BingoHttp | None = None
+        # At most one poll per pooled connection in flight: httpcore assigns queued requests
+        # to connections in time quadratic in the queue, and 2,000 queued polls stall it.
+        self.poll_gate = asyncio.Semaphore(spec.poll_connections)
 
     def left(self) -> float:
         return self.deadline - time.perf_counter()
@@ -459,10 +468,18 @@ class _Run:
         limits = httpx.Limits(
             max_connections=spec.http_connections, max_keepalive_connections=spec.http_connections
         )
-        async with httpx.AsyncClient(
-            base_url=str(self.outputs["httpUrl"]), timeout=30.0, limits=limits
-        ) as pool:
-            api = BingoHttp(str(self.outputs["httpUrl"]), _client=pool)
+        poll_limits = httpx.Limits(
+            max_connections=spec.poll_connections, max_keepalive_connections=spec.poll_connections
+        )
+        url = str(self.outputs["httpUrl"])
+        # Marks get a pool of their own so that they never queue behind 2,000 pollers: each
+        # player has its own device at a conference.
+        async with (
+            httpx.AsyncClient(base_url=url, timeout=30.0, limits=limits) as pool,
+            httpx.AsyncClient(base_url=url, timeout=30.0, limits=poll_limits) as poll_pool,
+        ):
+            api = BingoHttp(url, _client=pool)
+            self.poll_api = BingoHttp(url, _client=poll_pool)
             await self._set_up(api)
             try:
                 if self.config != "polling":
@@ -590,7 +607,8 @@ class _Run:
                     return
             self.polls += 1
             try:
-                reply = await client.poll_stream(game, after=after)
+                async with self.poll_gate:
+                    reply = await client.poll_stream(game, after=after)
             except (ApiError, httpx.HTTPError) as error:
                 code = error.code if isinstance(error, ApiError) else type(error).__name__
                 self.poll_errors[code] = self.poll_errors.get(code, 0) + 1
@@ -660,7 +678,9 @@ class _Run:
                     else self.public_token
                 )
                 pollers.append(
-                    asyncio.create_task(self._poll(api, holder, token, t0, stop_polling))
+                    asyncio.create_task(
+                        self._poll(self.poll_api or api, holder, token, t0, stop_polling)
+                    )
                 )
         tasks: list[asyncio.Task[None]] = []
         bar = self._bar(len(schedule), "marking")
