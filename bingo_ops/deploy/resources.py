@@ -200,7 +200,7 @@ class AwsConfig:
     memory_mb: int = 256
     timeout_s: int = 10
     fanout: str = FanoutMode.STREAM.value
-    board_window_s: float = 0.25
+    board_window_s: float = 0.0
     player_window_s: float = 2.0
 
     def __post_init__(self) -> None:
@@ -998,7 +998,9 @@ def _stream_mappings(config: AwsConfig) -> list[Resource]:
                     "MaximumRetryAttempts": STREAM_MAX_RETRIES,
                     "MaximumRecordAgeInSeconds": STREAM_MAX_RECORD_AGE_S,
                     # One batch per shard at a time: a game's events (one partition key, one
-                    # shard) reach the broadcaster in order.
+                    # shard) reach the broadcaster in order. More concurrent batches would keep
+                    # order only per item (partition and sort key), and every event is its own
+                    # item (https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html).
                     "ParallelizationFactor": 1,
                     "Enabled": True,
                 },

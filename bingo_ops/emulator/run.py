@@ -21,7 +21,7 @@ def options_from(
     hard_timeout_s: float,
     outputs: Path | None,
     fanout: FanoutOption = "inline",
-    board_window_s: float = 0.25,
+    board_window_s: float = 0.0,
     player_window_s: float = 2.0,
 ) -> StackOptions:
     """Stack options from the CLI's values."""

@@ -112,7 +112,7 @@ class StackOptions:
     outputs: Path | None = None
     store_env: Mapping[str, str] | None = None
     fanout: FanoutOption = "inline"
-    board_window_s: float = 0.25
+    board_window_s: float = 0.0
     player_window_s: float = 2.0
     stream_poll_s: float = DEFAULT_POLL_S
     stream_batch_size: int = DEFAULT_BATCH_SIZE

@@ -144,14 +144,14 @@ def test_the_plan_shows_the_mappings_and_the_rounding_of_the_windows(aws: dict[s
 
     rows = {a.name: a.view()["summary"] for a in result.plan if a.kind == "event_source_mapping"}
     assert rows == {
-        f"bingo-dev/stream -> {BOARDS}": "boards window 0.25 s -> 0 s: as soon as the poller "
+        f"bingo-dev/stream -> {BOARDS}": "boards window 0 s -> 0 s: as soon as the poller "
         "reads the shard, about 4 times a second; INSERT of EVENT#* items, batch 100, "
         "window 0 s, LATEST",
         f"bingo-dev/stream -> {PLAYERS}": "players window 2 s -> 2 s; INSERT of EVENT#* items, "
         "batch 100, window 2 s, LATEST",
     }
     printed = out.getvalue()
-    assert "boards window 0.25 s -> 0 s: as soon as the poller reads the shard" in printed
+    assert "boards window 0 s -> 0 s: as soon as the poller reads the shard" in printed
     (boards,) = [a for a in result.plan if a.name == f"bingo-dev/stream -> {BOARDS}"]
     assert str(boards.details["EventSourceArn"]) == "<bingo-dev.LatestStreamArn>"
     assert mappings() == {}

@@ -461,7 +461,7 @@ def test_every_function_gets_the_fanout_mode_and_stream_adds_two_mappings() -> N
         == 2
     )
     assert boards["FilterCriteria"] == {"Filters": [{"Pattern": event_filter_pattern()}]}
-    assert boards["note"].startswith("boards window 0.25 s -> 0 s: as soon as the poller")
+    assert boards["note"].startswith("boards window 0 s -> 0 s: as soon as the poller")
 
 
 @pytest.mark.parametrize(
