@@ -265,9 +265,21 @@ def _launch(command: list[str], log: Path) -> int:
     return int(launched.stdout.strip())
 
 
+def _exiting(pid: int) -> bool:
+    """Whether `pid` is still alive but has released its memory, command line included.
+
+    A process on its way out reads as an empty `cmdline` before it turns zombie; it is not
+    gone yet, and not somebody else's either.
+    """
+    try:
+        return process_alive(pid) and not (Path("/proc") / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 def _wait_gone(pid: int, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
-    while _is_stack(pid):
+    while _is_stack(pid) or _exiting(pid):
         if time.monotonic() > deadline:
             return False
         time.sleep(_POLL_S)
