@@ -50,7 +50,7 @@ from bingo_ops.client.http import ApiError, BingoHttp
 from bingo_ops.client.token_cache import TokenCache
 from bingo_ops.client.ws import BingoClient
 from bingo_ops.emulator.streams import DEFAULT_BATCH_SIZE, DEFAULT_POLL_S
-from bingo_ops.measure import prices, run_model
+from bingo_ops.measure import cost, prices, run_model
 from bingo_ops.measure.cost import Fanout
 from bingo_ops.measure.invocations import metering_delta
 from bingo_ops.measure.stats import percentile
@@ -200,6 +200,9 @@ class PhaseShape:
         batch_size: Records per broadcaster invocation at most.
         invocation_s: Mean duration of one broadcaster invocation per function (a measured
             input: how long posting to every subscriber takes on this machine).
+        poll_interval_s: The pollers' interval (polling): each poll reads the game's
+            leaderboard and the events of about one interval.
+        players_in_game: Players per game, connected or not (the rows of a leaderboard).
     """
 
     config: Config
@@ -213,6 +216,12 @@ class PhaseShape:
     stream_poll_s: float = DEFAULT_POLL_S
     batch_size: int = DEFAULT_BATCH_SIZE
     invocation_s: Mapping[str, float] = field(default_factory=dict)
+    poll_interval_s: float = 3.0
+    players_in_game: float = 0.0
+
+
+# DynamoDB quantities: modelled on both sides, since the local stack's SQLite store meters none.
+DYNAMODB_KEYS: Final = ("dynamodb_read_units", "dynamodb_write_units")
 
 
 def predict_span(shape: PhaseShape) -> dict[str, float]:
@@ -226,6 +235,8 @@ def predict_span(shape: PhaseShape) -> dict[str, float]:
     (one `http_api` invocation and one request, as is every poll); `inline` players follow the
     feed, `stream` players do not, boards always do; no client connects when polling. The
     stream broadcasters' wall time per invocation is the mean of `shape.invocation_s`.
+    DynamoDB read and write units (`DYNAMODB_KEYS`) are the run model's: the marks'
+    transactions, each poll's leaderboard and events, and the fan-out's reads.
 
     Args:
         shape: What the span held.
@@ -255,7 +266,10 @@ def predict_span(shape: PhaseShape) -> dict[str, float]:
         if name in shape.invocation_s
     }
     events = tuple(run_model.GameEvent(str(game), at) for at, game in shape.marks)
-    full = run_model.predict_run(
+    # A poll returns its game's whole leaderboard and the events of about one interval.
+    games = max(1, len(shape.players_per_game))
+    per_poll_events = len(shape.marks) / games / max(shape.span_s, 1e-9) * shape.poll_interval_s
+    predicted = run_model.predict_run(
         run_model.RunShape(
             http_requests=len(shape.marks),
             polls=shape.polls,
@@ -263,8 +277,10 @@ def predict_span(shape: PhaseShape) -> dict[str, float]:
             game_events=events,
             fanout=fanout,
             broadcast_s_by_audience=by_audience,
+            poll_read_units=cost.poll_read_units(shape.players_in_game, per_poll_events),
         )
-    ).as_dict()
+    )
+    full = predicted.as_dict()
     base = run_model.predict_run(
         run_model.RunShape(
             sessions=tuple(sessions), fanout=fanout, broadcast_s_by_audience=by_audience
@@ -276,6 +292,8 @@ def predict_span(shape: PhaseShape) -> dict[str, float]:
     counts["invocations.total"] = sum(
         v for k, v in counts.items() if k.startswith("invocations.") and k != "invocations.total"
     )
+    counts["dynamodb_read_units"] = predicted.dynamodb_read_units
+    counts["dynamodb_write_units"] = predicted.dynamodb_write_units
     return counts
 
 
@@ -309,13 +327,17 @@ def _rounded(rows: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]
     }
 
 
-def _usage(counts: Mapping[str, float], gb_seconds: float) -> prices.Usage:
+def _usage(
+    counts: Mapping[str, float], gb_seconds: float, dynamodb: Mapping[str, float]
+) -> prices.Usage:
     return prices.Usage(
         lambda_requests=counts["invocations.total"],
         lambda_gb_seconds=gb_seconds,
         ws_message_units=counts["ws_message_units_in"] + counts["ws_message_units_out"],
         ws_connection_minutes=counts["ws_connection_minutes"],
         http_request_units=counts["http_requests"],
+        dynamodb_read_units=dynamodb["dynamodb_read_units"],
+        dynamodb_write_units=dynamodb["dynamodb_write_units"],
     )
 
 
@@ -784,8 +806,6 @@ class _Run:
         gb_seconds = float(delta["lambda"]["gbSeconds"])
         functions = delta["lambda"].get("functions", {})
         per_hour = 3600 / span_s if span_s > 0 else 0.0
-        usage = prices.usage_from_metering(delta).scale(per_hour)
-        usd = prices.cost(usage).as_dict()
         ok = [m for m in self.marks if m.seq is not None]
         connected = [h for h in self.holders if self.config != "polling"]
         boards_per_game = [0] * spec.games
@@ -809,11 +829,17 @@ class _Run:
             board_window_s=spec.board_window_s,
             player_window_s=spec.player_window_s,
             invocation_s=invocation_s,
+            poll_interval_s=spec.poll_interval_s,
+            players_in_game=spec.players / spec.games,
         )
         predicted = predict_span(shape)
+        # The SQLite store meters no DynamoDB capacity: both sides take the model's.
+        dynamodb = {key: predicted.pop(key) for key in DYNAMODB_KEYS}
+        usage = prices.usage_from_metering(delta, **dynamodb).scale(per_hour)
+        usd = prices.cost(usage).as_dict()
         agree = run_model.agreement(predicted, metered, TARGET_AGREEMENT)
-        model_usd = prices.cost(_usage(predicted, gb_seconds).scale(per_hour)).total
-        metered_usd = prices.cost(_usage(metered, gb_seconds).scale(per_hour)).total
+        model_usd = prices.cost(_usage(predicted, gb_seconds, dynamodb).scale(per_hour)).total
+        metered_usd = prices.cost(_usage(metered, gb_seconds, dynamodb).scale(per_hour)).total
         usd_error = (model_usd - metered_usd) / metered_usd if metered_usd else None
         headline = (
             "invocations.total",
@@ -876,6 +902,11 @@ class _Run:
                 f"and of every board; every client is connected and counted in the metering"
             ),
             "usdPerHour": {k: round(v, 4) for k, v in usd.items()},
+            "dynamodb": {
+                "readUnits": round(dynamodb["dynamodb_read_units"], 1),
+                "writeUnits": round(dynamodb["dynamodb_write_units"], 1),
+                "source": "modelled (bingo_ops.measure.run_model): the local store is SQLite",
+            },
             "model": {
                 "predicted": {k: round(v, 3) for k, v in predicted.items()},
                 "usdPerHour": round(model_usd, 4),

@@ -45,7 +45,7 @@ AWS_STREAM_POLL_S = 0.25
 # (https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-eventsourcemapping.html).
 _STREAM_BATCH_SIZE = 100
 # Rows of a board's leaderboard (`backend.domain.audience.DEFAULT_TOP_N`).
-_TOP_N = 10
+TOP_N = 10
 _WS_UNIT_BYTES = 32 * 1024
 
 
@@ -168,6 +168,33 @@ def _read_units(items: float, item_bytes: int) -> float:
     return float(max(1, math.ceil(items * item_bytes / _RRU_BYTES)))
 
 
+# Write units of one mark (its transaction).
+MARK_WRITE_UNITS = _MARK_TRANSACTION_ITEMS * _TRANSACT_WRU_PER_ITEM
+
+
+def poll_read_units(players_per_game: float, events: float) -> float:
+    """Read units of one poll: the game's leaderboard rows and the events since its last seq."""
+    return _read_units(players_per_game, _ROW_BYTES) + _read_units(events, _EVENT_BYTES)
+
+
+def inline_read_units(subscribers_per_game: float, players_per_game: float) -> float:
+    """Read units of one inline fan-out: the game's subscriptions and its standings."""
+    return _read_units(subscribers_per_game, _ROW_BYTES) + _read_units(players_per_game, _ROW_BYTES)
+
+
+def window_read_units(subscribers_per_game: float, rows: float, events: float) -> float:
+    """Read units of one broadcaster window for one game with news.
+
+    The game's subscriptions (every audience's rows, then filtered), the standings rows the
+    audience's views need (boards: the top N; players: the whole game) and the window's events.
+    """
+    return (
+        _read_units(subscribers_per_game, _ROW_BYTES)
+        + _read_units(rows, _ROW_BYTES)
+        + _read_units(events, _EVENT_BYTES)
+    )
+
+
 def _mark_usage(w: Workload) -> Usage:
     """Each mark without any fan-out: one HTTP request, one invocation, one 4-item transaction."""
     marks = w.marks
@@ -175,7 +202,7 @@ def _mark_usage(w: Workload) -> Usage:
         lambda_requests=marks,
         lambda_gb_seconds=marks * w.gb_seconds_per_invocation,
         http_request_units=marks * http_units(_HTTP_REQUEST_BYTES),
-        dynamodb_write_units=marks * _MARK_TRANSACTION_ITEMS * _TRANSACT_WRU_PER_ITEM,
+        dynamodb_write_units=marks * MARK_WRITE_UNITS,
     )
 
 
@@ -207,11 +234,7 @@ def push_usage(w: Workload) -> Usage:
         # invocation.
         fan_out = Usage(
             ws_message_units=marks * 2 * subscribers_per_game * ws_units(w.message_bytes),
-            dynamodb_read_units=marks
-            * (
-                _read_units(subscribers_per_game, _ROW_BYTES)
-                + _read_units(players_per_game, _ROW_BYTES)
-            ),
+            dynamodb_read_units=marks * inline_read_units(subscribers_per_game, players_per_game),
         )
         player_feed = True
     else:
@@ -339,18 +362,14 @@ def _stream_fan_out(w: Workload) -> Usage:
     units = ws_units(w.message_bytes)
     total = Usage()
     audiences = (
-        (f.board_window_s, boards_per_game, True, _TOP_N),
+        (f.board_window_s, boards_per_game, True, TOP_N),
         (f.player_window_s, players_per_game, f.player_feed, w.players / w.games),
     )
     for window_s, per_game, feed, rows in audiences:
         win = _stream_windows(w, window_s, per_game, feed)
         invocations = win.invocations_per_hour * w.hours
         windows = 3600 / win.period_s * w.hours if math.isfinite(win.period_s) else 0.0
-        reads_per_game = (
-            _read_units(subscribers, _ROW_BYTES)
-            + _read_units(rows, _ROW_BYTES)
-            + _read_units(win.events_per_game, _EVENT_BYTES)
-        )
+        reads_per_game = window_read_units(subscribers, rows, win.events_per_game)
         total += Usage(
             lambda_requests=invocations,
             lambda_gb_seconds=invocations * win.duration_s * w.memory_mb / 1024,
@@ -425,9 +444,7 @@ def polling_usage(w: Workload, interval_s: float = 3.0) -> Usage:
     # Each poll is one HTTP API request and one invocation that reads the leaderboard and the
     # events since the client's last seq (those of the game in one interval, at least one unit).
     events_per_poll = players_per_game * w.marks_per_player_per_minute * interval_s / 60
-    reads_per_poll = _read_units(players_per_game, _ROW_BYTES) + _read_units(
-        events_per_poll, _EVENT_BYTES
-    )
+    reads_per_poll = poll_read_units(players_per_game, events_per_poll)
     polling = Usage(
         lambda_requests=polls,
         lambda_gb_seconds=polls * w.gb_seconds_per_invocation,

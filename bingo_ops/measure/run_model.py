@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bingo_ops.emulator.metering import ws_units
-from bingo_ops.measure.cost import CONTROL_FRAME_BYTES, INLINE, Fanout
+from bingo_ops.measure.cost import (
+    CONTROL_FRAME_BYTES,
+    INLINE,
+    MARK_WRITE_UNITS,
+    TOP_N,
+    Fanout,
+    inline_read_units,
+    window_read_units,
+)
 from bingo_ops.measure.prices import metric
 
 FUNCTIONS: tuple[str, ...] = (
@@ -90,6 +98,7 @@ class RunShape:
         broadcast_s: Wall seconds a broadcaster invocation takes (the mapping waits for it).
         broadcast_s_by_audience: The same per audience (`board`, `player`) where known; a
             players' window posts a view per player and takes far longer than a boards' one.
+        poll_read_units: DynamoDB read units one poll costs (`cost.poll_read_units`).
     """
 
     http_requests: int = 0
@@ -103,6 +112,7 @@ class RunShape:
     write_delay_s: float = 0.01
     broadcast_s: float = 0.01
     broadcast_s_by_audience: Mapping[str, float] = field(default_factory=dict)
+    poll_read_units: float = 0.0
 
     def broadcast_time(self, audience: str) -> float:
         """Wall seconds one invocation of `audience`'s broadcaster takes."""
@@ -121,6 +131,11 @@ class RunCounts:
         http_requests: HTTP API request units.
         broadcast_units_out: Of `ws_message_units_out`, the units the stream broadcasters
             sent, per audience (`board`, `player`); empty when inline or metered.
+        dynamodb_read_units: DynamoDB read units of the log's entries, their fan-out and the
+            polls (modelled only: the local stack's SQLite store meters none, so they stay out
+            of `as_dict` and of `agreement`).
+        dynamodb_write_units: DynamoDB write units of the log's entries (each one transaction
+            like a mark's).
     """
 
     invocations: Mapping[str, float]
@@ -129,6 +144,8 @@ class RunCounts:
     ws_connection_minutes: float = 0.0
     http_requests: float = 0.0
     broadcast_units_out: Mapping[str, float] = field(default_factory=dict)
+    dynamodb_read_units: float = 0.0
+    dynamodb_write_units: float = 0.0
 
     @property
     def total_invocations(self) -> float:
@@ -146,8 +163,16 @@ class RunCounts:
         return out
 
 
-def _subscribers(sessions: tuple[Session, ...], game: str, at_s: float) -> int:
-    return sum(1 for s in sessions if s.game == game and s.opened_s < at_s < s.closed_s)
+def _subscribers(
+    sessions: tuple[Session, ...], game: str, at_s: float, audience: str | None = None
+) -> int:
+    return sum(
+        1
+        for s in sessions
+        if s.game == game
+        and s.opened_s < at_s < s.closed_s
+        and (audience is None or s.audience == audience)
+    )
 
 
 def _events_before(events: tuple[GameEvent, ...], game: str, at_s: float) -> int:
@@ -197,16 +222,21 @@ def predict_run(shape: RunShape) -> RunCounts:
         units_out += 2 * control + resumes * (replayed + 1) * pushed + pings * control
     invocations = dict.fromkeys(FUNCTIONS, 0.0)
     broadcast: dict[str, float] = {}
+    reads = shape.polls * shape.poll_read_units
     if shape.fanout.mode == "inline":
         for event in shape.game_events:
             receivers = _subscribers(shape.sessions, event.game, event.at_s)
             units_out += receivers * event.messages * pushed
+            if shape.sessions:  # a design without WebSockets (polling) has no fan-out
+                players = _subscribers(shape.sessions, event.game, event.at_s, "player")
+                reads += inline_read_units(receivers, players)
     else:
         for audience, name in _BROADCASTERS.items():
-            count, sent = _stream_windows_of_run(shape, audience)
+            count, sent, window_reads = _stream_windows_of_run(shape, audience)
             invocations[name] = count
             broadcast[audience] = sent * pushed
             units_out += sent * pushed
+            reads += window_reads
     sessions = float(len(shape.sessions))
     http = float(shape.http_requests + shape.polls)
     invocations.update(
@@ -225,11 +255,13 @@ def predict_run(shape: RunShape) -> RunCounts:
         ws_connection_minutes=minutes,
         http_requests=http,
         broadcast_units_out=broadcast,
+        dynamodb_read_units=reads,
+        dynamodb_write_units=sum(e.events for e in shape.game_events) * MARK_WRITE_UNITS,
     )
 
 
-def _stream_windows_of_run(shape: RunShape, audience: str) -> tuple[float, float]:
-    """One mapping's invocations and messages over a run's log entries (one shard).
+def _stream_windows_of_run(shape: RunShape, audience: str) -> tuple[float, float, float]:
+    """One mapping's invocations, messages and DynamoDB read units over a run's log (one shard).
 
     The poller reads right after each invocation and then every `poll_s`; a window opens at
     the first read that finds a pending record (for the very first record, half a poll
@@ -238,7 +270,7 @@ def _stream_windows_of_run(shape: RunShape, audience: str) -> tuple[float, float
     For each game in the window, every session of the audience open when the window closes
     receives: with the feed, one `activity_batch` (the run's windows stay far below 32 KB)
     and, when the standings may have moved, one `leaderboard_update`; without the feed, each
-    state change and that leaderboard.
+    state change and that leaderboard. Each game in a window costs `cost.window_read_units`.
 
     Not exact: a record written within a few milliseconds of a poll or of a window's end may
     fall either side, which moves one window's worth of invocations and messages.
@@ -248,7 +280,7 @@ def _stream_windows_of_run(shape: RunShape, audience: str) -> tuple[float, float
     events = sorted(shape.game_events, key=lambda e: e.at_s)
     times = [e.at_s + shape.write_delay_s for e in events]
     sessions = [s for s in shape.sessions if s.audience == audience]
-    invocations = messages = 0.0
+    invocations = messages = reads = 0.0
     free_at: float | None = None  # when the previous invocation ended: the poller reads then
     i = 0
     while i < len(events):
@@ -269,6 +301,12 @@ def _stream_windows_of_run(shape: RunShape, audience: str) -> tuple[float, float
         for game in {e.game for e in batch}:
             news = [e for e in batch if e.game == game]
             moved = any(e.moves_leaderboard for e in news)
+            players = _subscribers(tuple(shape.sessions), game, closed, "player")
+            reads += window_read_units(
+                _subscribers(tuple(shape.sessions), game, closed),
+                TOP_N if audience == "board" else players,
+                sum(e.events for e in news),
+            )
             for session in sessions:
                 if session.game != game or not session.opened_s < closed < session.closed_s:
                     continue
@@ -278,7 +316,7 @@ def _stream_windows_of_run(shape: RunShape, audience: str) -> tuple[float, float
                     messages += sum(e.state_changes for e in news) + (1 if moved else 0)
         free_at = closed + shape.broadcast_time(audience)
         i = j
-    return invocations, messages
+    return invocations, messages, reads
 
 
 def counts_from_metering(snapshot: Mapping[str, Any]) -> RunCounts:

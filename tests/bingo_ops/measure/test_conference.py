@@ -10,6 +10,7 @@ import pytest
 
 from bingo_ops.measure.conference import (
     CONFIGS,
+    DYNAMODB_KEYS,
     ConferenceSpec,
     Config,
     PhaseShape,
@@ -154,10 +155,32 @@ def test_the_prediction_has_the_quantities_of_the_metering() -> None:
         "http": {"units": 0},
     }
     metered = metered_counts(idle_delta)
-    assert set(predicted) == set(metered)
-    rows = agreement(predicted, metered)
+    # DynamoDB is the model's alone: the local stack's SQLite store meters none.
+    assert set(predicted) == set(metered) | set(DYNAMODB_KEYS)
+    rows = agreement({k: predicted[k] for k in metered}, metered)
     assert rows["ws_message_units_in"]["within"]
     assert rows["invocations.http_api"]["relative_error"] is None
+    # One mark: its transaction (4 items, 2 units each); each audience's window reads the
+    # game's 3 subscriptions, its rows and the one event, a unit each.
+    assert predicted["dynamodb_write_units"] == 8
+    assert predicted["dynamodb_read_units"] == 2 * 3
+
+
+def test_each_poll_reads_its_games_leaderboard_and_recent_events() -> None:
+    # 200 players a game: 20 KB of rows, 5 units strongly consistent; the events of one
+    # interval fit one unit.
+    shape = PhaseShape(
+        config="polling",
+        span_s=20.0,
+        marks=((0.0, 0),),
+        boards_per_game=(0,),
+        players_per_game=(0,),
+        polls=10,
+        players_in_game=200,
+    )
+    predicted = predict_span(shape)
+    assert predicted["dynamodb_read_units"] == 10 * (5 + 1)
+    assert predicted["dynamodb_write_units"] == 8
 
 
 def test_spec_rejects_nonsense() -> None:
