@@ -70,8 +70,11 @@ class Fanout:
         processing_s: Staleness allowance for starting the invocation, its reads and the
             gateway's delivery (not the posting, which `post_ms` covers).
         post_ms: Effective milliseconds one post adds to a broadcaster's invocation (billed
-            and wall): an @connections call takes ~10-30 ms, so 0.5 ms assumes the
-            broadcaster keeps a few dozen posts in flight.
+            and wall). An @connections call takes ~10-30 ms, so keeping a few dozen in flight
+            would bring it under 1 ms, but the client's own CPU is a floor: boto3 spends
+            0.74-0.82 ms signing, sending and parsing one post without any socket, ~2.7 ms
+            with loopback HTTP (`bench/post_cost.py` on this project's 2-core machine), and a
+            1,769 MB function has one vCPU whatever it keeps in flight. 0.75 ms is that floor.
     """
 
     mode: FanoutMode = "inline"
@@ -81,7 +84,7 @@ class Fanout:
     poll_s: float = AWS_STREAM_POLL_S
     batch_size: int = _STREAM_BATCH_SIZE
     processing_s: float = 0.05
-    post_ms: float = 0.5
+    post_ms: float = 0.75
 
     def __post_init__(self) -> None:
         if self.mode not in ("inline", "stream"):
