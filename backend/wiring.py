@@ -24,6 +24,8 @@ Environment:
     BINGO_FANOUT: `inline` (default: the writing invocation posts to every subscriber, per
         event) or `stream` (writers only write; the broadcaster functions fan out from the
         table's change stream, coalesced per audience; see `backend.services.fanout`).
+    BINGO_POST_FUNCTION: the function the players' broadcaster hands each game's posting to,
+        asynchronously (unset: it posts every game's views itself).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import uuid
 from collections.abc import Mapping
 
 from backend.domain.tokens import Keyring, TokenKind, TokenService
+from backend.ports.dispatch import Dispatcher
 from backend.ports.gateway import ConnectionGateway
 from backend.ports.store import Store
 from backend.services.context import Deps, FanoutMode
@@ -142,7 +145,18 @@ def build(env: Mapping[str, str]) -> Deps:
         randbelow=secrets.randbelow,
         new_id=new_id,
         fanout=build_fanout(env),
+        dispatcher=build_dispatcher(env),
     )
+
+
+def build_dispatcher(env: Mapping[str, str]) -> Dispatcher | None:
+    """The posting jobs' dispatcher, when the environment names a posting function."""
+    function = env.get("BINGO_POST_FUNCTION")
+    if not function:
+        return None
+    from backend.adapters.dispatch_lambda import LambdaDispatcher
+
+    return LambdaDispatcher(function)
 
 
 def build_fanout(env: Mapping[str, str]) -> FanoutMode:

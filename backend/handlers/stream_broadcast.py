@@ -2,6 +2,8 @@
 
 Two entry points, one function each, so each audience has its own event source mapping and
 batching window (boards: a fraction of a second; players: seconds). See `services.fanout`.
+A third, `post_players_handler`, posts one game's player views when the players' broadcaster
+hands each game to an invocation of its own (`fanout.dispatch`, `BINGO_POST_FUNCTION`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from backend import wiring
 from backend.adapters.dynamodb_keys import parse_event_item_keys
 from backend.domain.model import Audience
 from backend.handlers.events import StreamBatch
+from backend.ports.store import StoreUnavailable
 from backend.services import fanout
 
 log = logging.getLogger(__name__)
@@ -20,7 +23,12 @@ log = logging.getLogger(__name__)
 
 def _broadcast(event: dict[str, Any], audience: Audience) -> dict[str, Any]:
     batch = StreamBatch.from_event(event, parse_event_item_keys)
-    report = fanout.fan_out(wiring.deps(), audience, batch.seq_ranges)
+    deps = wiring.deps()
+    report = (
+        fanout.dispatch(deps, audience, batch.seq_ranges)
+        if audience is Audience.PLAYER
+        else fanout.fan_out(deps, audience, batch.seq_ranges)
+    )
     log.info(
         "%s broadcast: %d records (%d ignored), %d games, %d posts, %d gone",
         audience,
@@ -51,3 +59,27 @@ def boards_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
 def players_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     """Send a window's news to the players subscribed to each game."""
     return _broadcast(event, Audience.PLAYER)
+
+
+def post_players_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+    """Post one game's window of news to its players (a job of `players_handler`).
+
+    Invoked asynchronously (`Event`): a store failure raises, so Lambda retries the job (twice
+    by default); a malformed job is logged and dropped, since retrying cannot mend it.
+    """
+    try:
+        job = fanout.parse_post_job(event)
+    except ValueError as exc:
+        log.error("dropped a malformed posting job: %s", exc)
+        return {"games": 0, "posts": 0, "error": str(exc)}
+    if job is None:
+        log.error("dropped an event that is not a posting job: %s", sorted(event)[:5])
+        return {"games": 0, "posts": 0, "error": "not a posting job"}
+    audience, game_id, seqs = job
+    report = fanout.fan_out(wiring.deps(), audience, {game_id: seqs})
+    if report.failed_games:
+        raise StoreUnavailable(f"the {audience} news of game {game_id} could not be read")
+    log.info(
+        "%s posting job of game %s: %d posts, %d gone", audience, game_id, report.posts, report.gone
+    )
+    return {"games": report.games, "posts": report.posts, "gone": report.gone}

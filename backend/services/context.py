@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from backend.domain.cards import RandBelow
 from backend.domain.tokens import TokenService
+from backend.ports.dispatch import Dispatcher
 from backend.ports.gateway import ConnectionGateway
 from backend.ports.store import Store
 
@@ -41,6 +42,8 @@ class Deps:
         randbelow: Uniform integers in [0, n) for drawing cards.
         new_id: Fresh unguessable ids for games and sessions.
         fanout: Whether writers post their news themselves or leave it to the stream.
+        dispatcher: Starts one posting invocation per game for the players' broadcaster (None:
+            it posts every game's views itself).
     """
 
     store: Store
@@ -50,3 +53,4 @@ class Deps:
     randbelow: RandBelow
     new_id: Callable[[], str]
     fanout: FanoutMode = FanoutMode.INLINE
+    dispatcher: Dispatcher | None = None

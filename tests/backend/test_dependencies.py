@@ -19,7 +19,11 @@ ANYWHERE = frozenset({"jwt"})
 AWS = frozenset({"boto3", "botocore"})
 # Only the adapters that talk to AWS may use its SDK (the Lambda runtime provides it).
 AWS_ADAPTERS = frozenset(
-    {"backend/adapters/gateway_management_api.py", "backend/adapters/store_dynamodb.py"}
+    {
+        "backend/adapters/dispatch_lambda.py",
+        "backend/adapters/gateway_management_api.py",
+        "backend/adapters/store_dynamodb.py",
+    }
 )
 FORBIDDEN = frozenset({"bingo_ops", "aiohttp", "fastapi", "flask", "starlette"})
 

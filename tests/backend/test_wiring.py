@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from backend import wiring
+from backend.adapters.dispatch_lambda import LambdaDispatcher
 from backend.adapters.gateway_memory import InMemoryGateway
 from backend.adapters.store_dynamodb import DynamoStore, table_definition
 from backend.adapters.store_sqlite import SqliteStore
@@ -76,9 +77,18 @@ def test_sqlite_and_memory_build_a_working_backend(tmp_path: Path) -> None:
 
     assert isinstance(deps.store, SqliteStore)
     assert isinstance(deps.gateway, InMemoryGateway)
+    assert deps.dispatcher is None  # no posting function: the broadcaster posts itself
     deps.store.create_game(_game())
     assert deps.store.get_game("game-1").name == "Room 1"
     _close(deps.store)
+
+
+def test_a_posting_function_gives_the_broadcaster_a_lambda_dispatcher() -> None:
+    dispatcher = wiring.build_dispatcher({"BINGO_POST_FUNCTION": "bingo-dev-post-players"})
+
+    assert isinstance(dispatcher, LambdaDispatcher)
+    assert dispatcher.function_name == "bingo-dev-post-players"
+    assert wiring.build_dispatcher({"BINGO_POST_FUNCTION": ""}) is None
 
 
 @pytest.mark.parametrize("region_variable", ["AWS_REGION", "AWS_DEFAULT_REGION"])

@@ -16,7 +16,7 @@ import json
 import random
 import shutil
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -512,6 +512,42 @@ def h(deps: Deps) -> Iterator[Harness]:
 def sh(deps: Deps) -> Iterator[Harness]:
     """The harness with writers in stream mode: they write, the stream broadcasters send."""
     with installed(dataclasses.replace(deps, fanout=FanoutMode.STREAM)) as harness:
+        yield harness
+
+
+class JobRecorder:
+    """A `Dispatcher` that keeps the posting jobs it is given instead of invoking anything.
+
+    Attributes:
+        jobs: Every job accepted, in order.
+        refuse: Game ids whose jobs are refused (as a throttled `Invoke` would be).
+    """
+
+    def __init__(self) -> None:
+        self.jobs: list[dict[str, Any]] = []
+        self.refuse: set[str] = set()
+
+    def dispatch(self, jobs: Sequence[Mapping[str, Any]]) -> list[str | None]:
+        answers: list[str | None] = []
+        for job in jobs:
+            if job["postJob"]["gameId"] in self.refuse:
+                answers.append("TooManyRequestsException: Rate exceeded")
+            else:
+                self.jobs.append(dict(job))
+                answers.append(None)
+        return answers
+
+
+@pytest.fixture
+def jobs() -> JobRecorder:
+    return JobRecorder()
+
+
+@pytest.fixture
+def jh(deps: Deps, jobs: JobRecorder) -> Iterator[Harness]:
+    """Stream mode with posting jobs: the players' broadcaster hands each game to `jobs`."""
+    replaced = dataclasses.replace(deps, fanout=FanoutMode.STREAM, dispatcher=jobs)
+    with installed(replaced) as harness:
         yield harness
 
 

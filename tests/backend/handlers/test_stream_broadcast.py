@@ -18,7 +18,7 @@ from backend.handlers import stream_broadcast
 from backend.ports.store import StoreUnavailable
 
 if TYPE_CHECKING:
-    from conftest import Harness, Player
+    from conftest import Harness, JobRecorder, Player
 
 FIXTURE = "dynamodb_stream_keys_only"
 
@@ -288,3 +288,113 @@ def test_a_game_the_store_fails_for_is_reported_and_the_others_still_served(
     assert answer == {"batchItemFailures": [{"itemIdentifier": bad_record}]}
     assert _types(sh.frames("board-good")) == ["activity_batch", "leaderboard_update"]
     assert sh.frames("board-bad") == []
+
+
+# -- posting jobs: the players' broadcaster hands each game to an invocation of its own -----------
+
+
+def _post(job: dict[str, Any]) -> dict[str, Any]:
+    return stream_broadcast.post_players_handler(job, LambdaContext("post_players"))
+
+
+def test_with_posting_jobs_a_players_window_starts_one_job_per_game_and_posts_nothing(
+    jh: Harness, jobs: JobRecorder
+) -> None:
+    one, two = jh.table(("alice",)), jh.table(("bob",))
+    _listen(jh, "alice-phone", one.players["alice"].token, one.game_id)
+    _listen(jh, "bob-phone", two.players["bob"].token, two.game_id)
+    stream = Stream(jh)
+    _mark_some(jh, one.players["alice"], 2)
+    _mark_some(jh, two.players["bob"], 1)
+
+    answer = _players(stream.window())
+
+    assert answer == {"batchItemFailures": []}
+    assert jh.frames("alice-phone") == jh.frames("bob-phone") == []
+    first = _game_seq(jh, one.game_id)
+    assert sorted((j["postJob"]["gameId"], j["postJob"]["toSeq"]) for j in jobs.jobs) == sorted(
+        [(one.game_id, first), (two.game_id, _game_seq(jh, two.game_id))]
+    )
+    assert {j["postJob"]["audience"] for j in jobs.jobs} == {"player"}
+
+    # Each job, run as its own invocation, posts its game's views and nothing else.
+    (job,) = [j for j in jobs.jobs if j["postJob"]["gameId"] == one.game_id]
+    assert _post(job) == {"games": 1, "posts": 1, "gone": 0}
+    (view,) = jh.frames("alice-phone")
+    assert (view["type"], view["seq"]) == ("leaderboard_update", first)
+    assert jh.frames("bob-phone") == []
+
+
+def test_the_boards_broadcaster_never_hands_its_posting_out(jh: Harness, jobs: JobRecorder) -> None:
+    table = jh.table(("alice",))
+    _listen(jh, "board", jh.public_token("screen"), table.game_id)
+    stream = Stream(jh)
+    _mark_some(jh, table.players["alice"], 1)
+
+    _boards(stream.window())
+
+    assert jobs.jobs == []
+    assert _types(jh.frames("board")) == ["activity_batch", "leaderboard_update"]
+
+
+def test_a_game_whose_job_is_refused_is_reported_for_the_stream_to_redeliver(
+    jh: Harness, jobs: JobRecorder
+) -> None:
+    good, bad = jh.table(("alice",)), jh.table(("bob",))
+    stream = Stream(jh)
+    _mark_some(jh, good.players["alice"], 1)
+    _mark_some(jh, bad.players["bob"], 1)
+    jobs.refuse.add(bad.game_id)
+    window = stream.window()
+
+    answer = _players(window)
+
+    bad_record = next(
+        r["dynamodb"]["SequenceNumber"]
+        for r in window["Records"]
+        if r["dynamodb"]["Keys"]["pk"]["S"] == f"GAME#{bad.game_id}"
+    )
+    assert answer == {"batchItemFailures": [{"itemIdentifier": bad_record}]}
+    assert [j["postJob"]["gameId"] for j in jobs.jobs] == [good.game_id]
+
+
+@pytest.mark.parametrize(
+    ("event", "error"),
+    [
+        ({"Records": []}, "not a posting job"),
+        ({"postJob": "game-1"}, "postJob must be an object"),
+        ({"postJob": {"audience": "player", "fromSeq": 1, "toSeq": 2}}, "gameId"),
+        ({"postJob": {"audience": "player", "gameId": "g", "fromSeq": "1", "toSeq": 2}}, "int"),
+        ({"postJob": {"audience": "player", "gameId": "g", "fromSeq": 3, "toSeq": 2}}, "range"),
+        ({"postJob": {"audience": "player", "gameId": "g", "fromSeq": True, "toSeq": 2}}, "int"),
+        ({"postJob": {"audience": "crowd", "gameId": "g", "fromSeq": 1, "toSeq": 2}}, "crowd"),
+    ],
+)
+def test_a_malformed_posting_job_is_dropped_with_a_reason_and_sends_nothing(
+    jh: Harness, event: dict[str, Any], error: str
+) -> None:
+    table = jh.table(("alice",))
+    _listen(jh, "alice-phone", table.players["alice"].token, table.game_id)
+
+    answer = _post(event)
+
+    assert answer["posts"] == 0
+    assert error in answer["error"]
+    assert jh.frames("alice-phone") == []
+
+
+def test_a_posting_job_raises_on_a_store_failure_so_lambda_retries_it(
+    jh: Harness, jobs: JobRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = jh.table(("alice",))
+    stream = Stream(jh)
+    _mark_some(jh, table.players["alice"], 1)
+    _players(stream.window())
+    (job,) = jobs.jobs
+
+    def unavailable(game_id: str, *, now: float) -> Any:
+        raise StoreUnavailable("throttled")
+
+    monkeypatch.setattr(jh.store, "subscriptions", unavailable)
+    with pytest.raises(StoreUnavailable):
+        _post(job)
