@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from bingo_ops.emulator.events import LambdaContext
 from bingo_ops.emulator.metering import Meter
 
 Handler = Callable[[dict[str, Any], Any], Any]
+
+log = logging.getLogger(__name__)
+# Lambda retries a failed asynchronous invocation twice
+# (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html).
+ASYNC_RETRIES = 2
 
 
 class LambdaRuntime:
@@ -50,6 +56,30 @@ class LambdaRuntime:
         """
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self._run, name, handler, event, route)
+
+    def start(
+        self, name: str, handler: Handler, event: dict[str, Any], *, retries: int = ASYNC_RETRIES
+    ) -> Future[Any]:
+        """An asynchronous (`Event`) invocation: queued on the workers, not waited for.
+
+        A failing attempt is retried up to `retries` times, each attempt metered as an
+        invocation; the last failure is logged, as Lambda would drop the event.
+
+        Raises:
+            RuntimeError: the runtime is closed.
+        """
+
+        def attempts() -> Any:
+            for attempt in range(retries + 1):
+                try:
+                    return self._run(name, handler, event, None)
+                except Exception:
+                    if attempt == retries:
+                        log.exception("%s: dropped an event after %d attempts", name, attempt + 1)
+                        raise
+            return None
+
+        return self._pool.submit(attempts)
 
     def close(self) -> None:
         """Wait for running invocations and stop the threads."""

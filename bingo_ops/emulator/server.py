@@ -28,6 +28,7 @@ from backend.ports.gateway import ConnectionGateway
 from backend.ports.store import Store
 from backend.services.context import Deps, FanoutMode
 from bingo_ops.emulator.connections import InProcessGateway, Registry
+from bingo_ops.emulator.dispatch import InProcessDispatcher
 from bingo_ops.emulator.dynamodb_stream import DynamoDBStream
 from bingo_ops.emulator.events import StreamSite, WsSite
 from bingo_ops.emulator.http_app import METRICS_PATH, HttpApp
@@ -56,6 +57,7 @@ FanoutOption = Literal["inline", "stream"]
 # The broadcaster functions and the event source mapping of each (one per audience).
 BOARDS_FUNCTION = "broadcast_boards"
 PLAYERS_FUNCTION = "broadcast_players"
+POST_FUNCTION = "post_players"
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,9 @@ class StackOptions:
             for DynamoDB streams).
         stream_max_retries: Retries of a failed batch before it is skipped
             (MaximumRetryAttempts).
+        post_jobs: With `stream`, the players' broadcaster hands each game's posting to an
+            asynchronous invocation of `post_players` (as the deployer sets it up on AWS,
+            `BINGO_POST_FUNCTION`); False posts every game in the broadcaster itself.
     """
 
     state_dir: Path
@@ -117,6 +122,7 @@ class StackOptions:
     stream_poll_s: float = DEFAULT_POLL_S
     stream_batch_size: int = DEFAULT_BATCH_SIZE
     stream_max_retries: int = DEFAULT_MAX_RETRIES
+    post_jobs: bool = True
 
     def mapping_configs(self) -> list[MappingConfig]:
         """The event source mappings `fanout="stream"` starts (none for `inline`).
@@ -335,6 +341,13 @@ class LocalStack:
                 randbelow=secrets.randbelow,
                 new_id=wiring.new_id,
                 fanout=FanoutMode(options.fanout),
+                dispatcher=(
+                    InProcessDispatcher(
+                        self._runtime, POST_FUNCTION, stream_broadcast.post_players_handler
+                    )
+                    if configs and options.post_jobs
+                    else None
+                ),
             )
         )
         if configs:

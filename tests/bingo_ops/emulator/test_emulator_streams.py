@@ -43,7 +43,7 @@ from backend.ports.gateway import ConnectionGateway, Delivery
 from bingo_ops.client.policy import Backoff
 from bingo_ops.client.ws import BingoClient
 from bingo_ops.deploy.resources import STREAM_SPECIFICATION
-from bingo_ops.emulator.server import BOARDS_FUNCTION, PLAYERS_FUNCTION, LocalStack
+from bingo_ops.emulator.server import BOARDS_FUNCTION, PLAYERS_FUNCTION, POST_FUNCTION, LocalStack
 
 # Small windows keep the tests quick; the players' is longer, as in production.
 STREAM: dict[str, Any] = {"fanout": "stream", "board_window_s": 0.1, "player_window_s": 0.5}
@@ -241,6 +241,7 @@ def test_a_players_window_coalesces_a_burst_that_inline_sends_mark_by_mark(
         functions = stack.meter.snapshot()["lambda"]["functions"]
         assert BOARDS_FUNCTION not in functions
         assert PLAYERS_FUNCTION not in functions
+        assert POST_FUNCTION not in functions
         assert "eventSourceMappings" not in stack.meter.snapshot()
 
     asyncio.run(scenario())
@@ -444,11 +445,33 @@ def test_the_stack_reports_its_mappings_and_meters_the_broadcasters(
             functions = served["lambda"]["functions"]
             assert functions[BOARDS_FUNCTION]["invocations"] >= 1
             assert functions[PLAYERS_FUNCTION]["invocations"] >= 1
+            # The players' broadcaster handed the game's posting to a job of its own, which
+            # is what reached alice.
+            assert wiring.deps().dispatcher is not None
+            assert functions[POST_FUNCTION]["invocations"] >= 1
             mappings = served["eventSourceMappings"]
             # Every event reached both mappings: create, start, join, mark.
             assert mappings[BOARDS_FUNCTION]["records"] == mappings[PLAYERS_FUNCTION]["records"]
             assert mappings[PLAYERS_FUNCTION]["records"] == seq
         assert stack.mappings == []  # stopped with the stack
+
+    asyncio.run(scenario())
+
+
+def test_without_posting_jobs_the_players_broadcaster_posts_itself(
+    start_stack: StartStack,
+) -> None:
+    async def scenario() -> None:
+        async with start_stack(**STREAM, post_jobs=False) as stack, http_api(stack) as api:
+            assert wiring.deps().dispatcher is None
+            game_id = await api.create_game()
+            alice = await api.join(game_id, "alice")
+            async with listening(stack, game_id, {"alice": alice}) as listeners:
+                seq = await _burst(api, game_id, [(alice, WORDS[0])])
+                await _settled(list(listeners.values()), seq)
+            functions = stack.meter.snapshot()["lambda"]["functions"]
+            assert functions[PLAYERS_FUNCTION]["invocations"] >= 1
+            assert POST_FUNCTION not in functions
 
     asyncio.run(scenario())
 
