@@ -14,8 +14,11 @@ phones want few messages; each function is also metered on its own. Trailing gua
 record reaches an invocation within its window, and that invocation reads the game's state as
 it is then, so the last change reaches every subscriber within W; idle games invoke nothing.
 KEYS_ONLY suffices (the keys name the game and seq; the broadcaster reads the rest from the
-table) and keeps stream records small. `inline` reproduces the per-mark posting: no
-broadcasters, no mappings (removed if present); the stream stays enabled, unread and free.
+table) and keeps stream records small. The players' broadcaster hands each game's posting to an
+asynchronous invocation of `post_players` (`BINGO_POST_FUNCTION`; the role may invoke it), so
+the stream's next window never waits for thousands of posts. `inline` reproduces the per-mark
+posting: no broadcasters, no mappings (removed if present); the stream stays enabled, unread
+and free.
 """
 
 from __future__ import annotations
@@ -50,8 +53,14 @@ BROADCASTERS: Final[Mapping[str, str]] = {
     "broadcast_boards": "backend.handlers.stream_broadcast.boards_handler",
     "broadcast_players": "backend.handlers.stream_broadcast.players_handler",
 }
+# The players' broadcaster hands each game's posting to this function, invoked asynchronously
+# (`BINGO_POST_FUNCTION`): posting 2,000 views takes one vCPU ~1.5 s through boto3, and the
+# stream's next window waits for the broadcaster, not for these.
+POSTERS: Final[Mapping[str, str]] = {
+    "post_players": "backend.handlers.stream_broadcast.post_players_handler",
+}
 # Every function a stage may have: observe and teardown look for all of them.
-ALL_HANDLERS: Final[Mapping[str, str]] = {**HANDLERS, **BROADCASTERS}
+ALL_HANDLERS: Final[Mapping[str, str]] = {**HANDLERS, **BROADCASTERS, **POSTERS}
 AUDIENCES: Final[Mapping[str, str]] = {"broadcast_boards": "boards", "broadcast_players": "players"}
 RUNTIME: Final = "python3.12"
 # Lambda keeps logs forever unless told otherwise; a month covers any post-event analysis.
@@ -462,8 +471,8 @@ def _invoke_uri(partition: str, region: str, function_arn: str) -> str:
 
 
 def functions(config: AwsConfig) -> dict[str, str]:
-    """The handlers the stage deploys as functions: the API's, plus the broadcasters on `stream`."""
-    return {**HANDLERS, **BROADCASTERS} if config.streams else dict(HANDLERS)
+    """The handlers the stage deploys: the API's, plus the broadcasters and poster on `stream`."""
+    return {**HANDLERS, **BROADCASTERS, **POSTERS} if config.streams else dict(HANDLERS)
 
 
 def batching_window(window_s: float) -> int:
@@ -530,6 +539,18 @@ def role_policy(config: AwsConfig, *, account: str, partition: str) -> dict[str,
     ws_api_id = Ref("websocket_api", names.websocket_api, "ApiId")
     stream: list[dict[str, Any]] = []
     if config.streams:
+        stream.append(
+            {
+                # The players' broadcaster starts posting jobs (InvocationType Event).
+                "Sid": "PostJobs",
+                "Effect": "Allow",
+                "Action": ["lambda:InvokeFunction"],
+                "Resource": [
+                    _arn(partition, "lambda", region, account, f"function:{names.function(h)}")
+                    for h in POSTERS
+                ],
+            }
+        )
         stream.append(
             {
                 # What the event source mappings' pollers do with the role of the function
@@ -615,6 +636,7 @@ def environment(config: AwsConfig) -> dict[str, Any]:
         "BINGO_MANAGEMENT_ENDPOINT": Ref("websocket_api", names.websocket_api, "ManagementUrl"),
         "BINGO_TOKEN_SSM_PREFIX": names.ssm_prefix,
         "BINGO_FANOUT": config.fanout,
+        **({"BINGO_POST_FUNCTION": names.function("post_players")} if config.streams else {}),
     }
 
 
@@ -802,7 +824,7 @@ def desired_resources(
         )
     out.extend(_stream_mappings(config))
     if not config.streams:
-        for handler in BROADCASTERS:
+        for handler in (*BROADCASTERS, *POSTERS):
             out.append(
                 Resource(
                     "lambda_function",

@@ -25,11 +25,13 @@ HANDLERS = ("ws_authorizer", "ws_connect", "ws_disconnect", "ws_message", "http_
 BROADCASTERS = {
     "broadcast_boards": "backend.handlers.stream_broadcast.boards_handler",
     "broadcast_players": "backend.handlers.stream_broadcast.players_handler",
+    # Invoked by the players' broadcaster, one posting job per game.
+    "post_players": "backend.handlers.stream_broadcast.post_players_handler",
 }
 FUNCTIONS = (*HANDLERS, *BROADCASTERS)
-# 51 for the APIs, table, keyrings, role and five functions; the broadcasters add two log
-# groups, two functions and two event source mappings.
-PLANNED = 51 + 6
+# 51 for the APIs, table, keyrings, role and five functions; the broadcasters and the posting
+# function add three log groups, three functions and two event source mappings.
+PLANNED = 51 + 8
 
 
 def bundle(marker: str = "v1") -> bytes:
@@ -163,7 +165,11 @@ def test_deploy_creates_the_stage_as_planned(calls: list[str]) -> None:
         "PolicyDocument"
     ]
     statements = {s["Sid"]: s for s in document["Statement"]}
-    assert set(statements) == {"Table", "Connections", "TokenKeys", "Logs", "Stream"}
+    assert set(statements) == {"Table", "Connections", "TokenKeys", "Logs", "Stream", "PostJobs"}
+    assert statements["PostJobs"]["Action"] == ["lambda:InvokeFunction"]
+    assert statements["PostJobs"]["Resource"] == [
+        "arn:aws:lambda:us-east-1:123456789012:function:bingo-dev-post-players"
+    ]
     assert statements["Stream"]["Resource"] == [f"{table['TableArn']}/stream/*"]
     assert statements["Connections"]["Resource"] == [
         f"arn:aws:execute-api:us-east-1:123456789012:{ws['ApiId']}/dev/*/@connections/*"
@@ -190,8 +196,9 @@ def test_deploy_creates_the_stage_as_planned(calls: list[str]) -> None:
             "BINGO_MANAGEMENT_ENDPOINT": management,
             "BINGO_TOKEN_SSM_PREFIX": "/bingo/dev/",
             "BINGO_FANOUT": "stream",
+            "BINGO_POST_FUNCTION": "bingo-dev-post-players",
         }
-        if handler in BROADCASTERS:  # invoked by their stream mappings, not by API Gateway
+        if handler in BROADCASTERS:  # invoked by a stream mapping or a broadcaster, not API GW
             continue
         (statement,) = json.loads(lambda_.get_policy(FunctionName=name)["Policy"])["Statement"]
         assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
@@ -200,7 +207,7 @@ def test_deploy_creates_the_stage_as_planned(calls: list[str]) -> None:
         assert source.startswith(f"arn:aws:execute-api:us-east-1:123456789012:{api_id}/")
     groups = client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/bingo-dev-")
     assert {g["retentionInDays"] for g in groups["logGroups"]} == {30}
-    assert len(groups["logGroups"]) == 7
+    assert len(groups["logGroups"]) == 8
 
     # Outputs: moto's GetApi says https://, clients get wss:// and the management API https://.
     assert result.outputs == {
@@ -242,15 +249,15 @@ def test_a_new_bundle_updates_exactly_the_function_code(calls: list[str]) -> Non
     dry = deploy_aws(CONFIG, new, dry_run=True, out=out)
     teardown = teardown_aws(CONFIG, dry_run=True, out=out)
     assert (dry.outputs, teardown.outputs) == (None, None)
-    assert len(teardown.plan) == 2 + 2 + 7 + 7 + 1 + 3 + 1
+    assert len(teardown.plan) == 2 + 2 + 8 + 8 + 1 + 3 + 1
     assert mutating(calls[before:]) == []
-    assert "Plan: 7 to update." in out.getvalue()
-    assert "Plan: 23 to delete." in out.getvalue()
+    assert "Plan: 8 to update." in out.getvalue()
+    assert "Plan: 25 to delete." in out.getvalue()
     assert all(secret not in out.getvalue() for secret in secrets())
 
     assert [(a.verb, a.kind, a.details["changed"]) for a in dry.plan] == [
         ("update", "lambda_function", ["CodeSha256"])
-    ] * 7
+    ] * 8
     before = len(calls)
     deploy_aws(CONFIG, new)
 
@@ -385,7 +392,7 @@ def test_custom_domains_serve_both_apis_and_teardown_removes_everything(calls: l
         f"https://{ws_id}.execute-api.us-east-1.amazonaws.com/dev"
     )
     assert plan_aws(DOMAIN_CONFIG, BUNDLE) == []
-    assert len(leftovers()) == 1 + 7 + 2 + 1 + 3 + 2 + 2 + 7
+    assert len(leftovers()) == 1 + 8 + 2 + 1 + 3 + 2 + 2 + 8
 
     # Torn down without --domain, the APIs still come off the domains they are mapped on...
     first = teardown_aws(CONFIG)
@@ -402,5 +409,5 @@ def test_custom_domains_serve_both_apis_and_teardown_removes_everything(calls: l
     assert [(a.verb, a.kind) for a in second.plan] == [("delete", "domain_name")] * 2
     assert leftovers() == []
     assert first.outputs is not None
-    assert len(first.outputs["removed"]) == len(first.plan) == 2 + 2 + 2 + 7 + 7 + 1 + 3 + 1
+    assert len(first.outputs["removed"]) == len(first.plan) == 2 + 2 + 2 + 8 + 8 + 1 + 3 + 1
     assert teardown_aws(DOMAIN_CONFIG).plan == []

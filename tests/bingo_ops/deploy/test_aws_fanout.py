@@ -26,6 +26,7 @@ INLINE = dataclasses.replace(STREAM, fanout="inline")
 MUTATING = ("Create", "Put", "Update", "Delete", "Add", "Tag", "Attach", "Detach", "Remove")
 API_FUNCTIONS = ("ws-authorizer", "ws-connect", "ws-disconnect", "ws-message", "http-api")
 BOARDS, PLAYERS = "bingo-dev-broadcast-boards", "bingo-dev-broadcast-players"
+POSTER = "bingo-dev-post-players"
 EVENT_FILTER = {
     "eventName": ["INSERT"],
     "dynamodb": {"Keys": {"sk": {"S": [{"prefix": "EVENT#"}]}}},
@@ -86,8 +87,11 @@ def test_stream_fanout_creates_the_stream_two_broadcasters_and_their_mappings(
     table = client("dynamodb").describe_table(TableName="bingo-dev")["Table"]
     assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}
     stream_arn = table["LatestStreamArn"]
-    assert {BOARDS, PLAYERS} <= functions()
+    assert {BOARDS, PLAYERS, POSTER} <= functions()
     lambda_ = client("lambda")
+    assert lambda_.get_function_configuration(FunctionName=POSTER)["Handler"] == (
+        "backend.handlers.stream_broadcast.post_players_handler"
+    )
     assert lambda_.get_function_configuration(FunctionName=BOARDS)["Handler"] == (
         "backend.handlers.stream_broadcast.boards_handler"
     )
@@ -223,9 +227,10 @@ def test_inline_fanout_removes_the_mappings_then_the_broadcasters(calls: list[st
         ("event_source_mapping", f"bingo-dev/stream -> {PLAYERS}"),
         ("lambda_function", BOARDS),
         ("lambda_function", PLAYERS),
+        ("lambda_function", POSTER),
     ]
     # The writers switch to inline before the broadcasters stop: news is never lost meanwhile.
-    assert [a.verb for a in plan] == ["update"] * 6 + ["delete"] * 4
+    assert [a.verb for a in plan] == ["update"] * 6 + ["delete"] * 5
     before = len(calls)
 
     deploy_aws(INLINE, BUNDLE)
@@ -236,7 +241,7 @@ def test_inline_fanout_removes_the_mappings_then_the_broadcasters(calls: list[st
         i for i, op in enumerate(done) if op == "DeleteEventSourceMapping"
     )
     assert mappings() == {}
-    assert {BOARDS, PLAYERS}.isdisjoint(functions())
+    assert {BOARDS, PLAYERS, POSTER}.isdisjoint(functions())
     assert {fanout_variable(f"bingo-dev-{f}") for f in API_FUNCTIONS} == {"inline"}
     document = client("iam").get_role_policy(
         RoleName="bingo-dev-lambda", PolicyName="bingo-dev-lambda"
@@ -258,7 +263,7 @@ def test_inline_fanout_on_a_fresh_account_creates_no_broadcaster(aws: dict[str, 
 
     assert {a.kind for a in result.plan if a.verb != "create"} == set()
     assert "event_source_mapping" not in {a.kind for a in result.plan}
-    assert {BOARDS, PLAYERS}.isdisjoint(functions())
+    assert {BOARDS, PLAYERS, POSTER}.isdisjoint(functions())
     assert result.outputs is not None
     assert result.outputs["fanout"] == "inline"
     assert "batchingWindowS" not in result.outputs
@@ -287,7 +292,7 @@ def test_teardown_removes_the_mappings_before_the_functions(calls: list[str]) ->
 
     done = mutating(calls[before:])
     assert done.count("DeleteEventSourceMapping") == 3
-    assert done.count("DeleteFunction") == 7
+    assert done.count("DeleteFunction") == 8
     assert max(i for i, op in enumerate(done) if op == "DeleteEventSourceMapping") < done.index(
         "DeleteFunction"
     )

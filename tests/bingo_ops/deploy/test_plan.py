@@ -116,8 +116,8 @@ def test_empty_account_plans_every_resource_kind_in_dependency_order() -> None:
         "http_api": 1,
         "stage": 2,
         "iam_role": 1,
-        "log_group": 7,
-        "lambda_function": 7,
+        "log_group": 8,
+        "lambda_function": 8,
         "event_source_mapping": 2,
         "authorizer": 1,
         "integration": 4,
@@ -142,12 +142,12 @@ def test_a_stage_that_matches_plans_nothing() -> None:
     assert plan_deploy(resources, deployed(resources)) == []
 
 
-def test_a_new_bundle_plans_exactly_the_seven_code_updates() -> None:
+def test_a_new_bundle_plans_exactly_the_eight_code_updates() -> None:
     observed = deployed(desired())
 
     plan = plan_deploy(desired(sha="bmV3LWNvZGU="), observed)
 
-    assert [(a.verb, a.kind) for a in plan] == [("update", "lambda_function")] * 7
+    assert [(a.verb, a.kind) for a in plan] == [("update", "lambda_function")] * 8
     assert all(a.details["changed"] == ["CodeSha256"] for a in plan)
     assert all(a.details["previous"] == {"CodeSha256": SHA} for a in plan)
     assert plan[0].view()["summary"] == "update code c2hhLW9u… -> bmV3LWNv…"
@@ -247,7 +247,7 @@ def test_teardown_deletes_top_level_resources_dependents_first() -> None:
     kinds = [a.kind for a in plan]
     assert kinds == sorted(kinds, key=TEARDOWN_KINDS.index)
     assert set(kinds) == set(TEARDOWN_KINDS)
-    assert len(plan) == 2 + 2 + 2 + 2 + 7 + 7 + 1 + 3 + 1
+    assert len(plan) == 2 + 2 + 2 + 2 + 8 + 8 + 1 + 3 + 1
     assert plan_teardown(empty()) == []
 
 
@@ -441,6 +441,12 @@ def test_every_function_gets_the_fanout_mode_and_stream_adds_two_mappings() -> N
     assert functions["bingo-dev-broadcast-boards"].details["Handler"] == (
         "backend.handlers.stream_broadcast.boards_handler"
     )
+    assert functions["bingo-dev-post-players"].details["Handler"] == (
+        "backend.handlers.stream_broadcast.post_players_handler"
+    )
+    assert {
+        a.details["Environment"]["Variables"]["BINGO_POST_FUNCTION"] for a in functions.values()
+    } == {"bingo-dev-post-players"}
     table = next(a for a in plan if a.kind == "dynamodb_table")
     assert table.details["Definition"]["StreamSpecification"] == {
         "StreamEnabled": True,
@@ -506,6 +512,14 @@ def test_the_role_reads_only_this_tables_streams_and_only_with_stream_fanout() -
     assert "Stream" not in {s["Sid"] for s in inline["Statement"]}
     logs = next(s for s in streaming["Statement"] if s["Sid"] == "Logs")["Resource"]
     assert any("bingo-dev-broadcast-players" in r for r in logs)
+    assert any("bingo-dev-post-players" in r for r in logs)
+    # The players' broadcaster may start its posting jobs, and nothing else.
+    (jobs,) = [s for s in streaming["Statement"] if s["Sid"] == "PostJobs"]
+    assert jobs["Action"] == ["lambda:InvokeFunction"]
+    assert jobs["Resource"] == [
+        f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:bingo-dev-post-players"
+    ]
+    assert "PostJobs" not in {s["Sid"] for s in inline["Statement"]}
 
 
 def test_a_table_without_a_stream_is_updated_and_the_mappings_wait_for_its_arn() -> None:
@@ -564,8 +578,9 @@ def test_inline_fanout_deletes_the_mappings_then_the_broadcasters_last() -> None
         ("delete", "event_source_mapping", "bingo-dev/stream -> bingo-dev-broadcast-players"),
         ("delete", "lambda_function", "bingo-dev-broadcast-boards"),
         ("delete", "lambda_function", "bingo-dev-broadcast-players"),
+        ("delete", "lambda_function", "bingo-dev-post-players"),
     ]
-    assert [a.verb for a in plan][-4:] == ["delete"] * 4
+    assert [a.verb for a in plan][-5:] == ["delete"] * 5
     assert {a.details["UUID"] for a in plan if a.kind == "event_source_mapping"} <= {
         f.attributes["UUID"]
         for k, f in observed.resources.items()
