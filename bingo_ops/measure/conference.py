@@ -71,6 +71,8 @@ Audience = Literal["boards", "players"]
 CONFIGS: Final[tuple[Config, ...]] = ("inline", "stream", "polling")
 AUDIENCES: Final[tuple[Audience, ...]] = ("boards", "players")
 BROADCASTERS: Final = ("broadcast_boards", "broadcast_players")
+# The players' broadcaster's posting jobs, one invocation per game with news in a window.
+POSTERS: Final = ("post_players",)
 FUNCTIONS: Final = ("http_api", "ws_authorizer", "ws_connect", "ws_disconnect", "ws_message")
 # Issue 6's targets.
 TARGET_COST_RATIO: Final = 0.85
@@ -286,7 +288,7 @@ def predict_span(shape: PhaseShape) -> dict[str, float]:
             sessions=tuple(sessions), fanout=fanout, broadcast_s_by_audience=by_audience
         )
     ).as_dict()
-    counts = {f"invocations.{name}": 0.0 for name in (*FUNCTIONS, *BROADCASTERS)}
+    counts = {f"invocations.{name}": 0.0 for name in (*FUNCTIONS, *BROADCASTERS, *POSTERS)}
     counts.update({k: full[k] - base.get(k, 0.0) for k in full})
     counts["ws_connection_minutes"] = len(sessions) * shape.span_s / 60
     counts["invocations.total"] = sum(
@@ -302,7 +304,7 @@ def metered_counts(delta: Mapping[str, Any]) -> dict[str, float]:
     functions = delta.get("lambda", {}).get("functions", {})
     counts = {
         f"invocations.{name}": float(functions.get(name, {}).get("invocations", 0))
-        for name in (*FUNCTIONS, *BROADCASTERS)
+        for name in (*FUNCTIONS, *BROADCASTERS, *POSTERS)
     }
     counts["invocations.total"] = float(delta["lambda"]["invocations"])
     counts["ws_message_units_in"] = float(delta["websocket"]["messageUnitsIn"])

@@ -75,6 +75,10 @@ class Fanout:
             0.74-0.82 ms signing, sending and parsing one post without any socket, ~2.7 ms
             with loopback HTTP (`bench/post_cost.py` on this project's 2-core machine), and a
             1,769 MB function has one vCPU whatever it keeps in flight. 0.75 ms is that floor.
+        post_jobs: The players' broadcaster hands each game with news to an asynchronous
+            posting invocation (`post_players`) instead of posting every view itself.
+        dispatch_ms: Effective milliseconds one posting job adds to the players'
+            broadcaster (an `Event` invoke: ~20 ms of round trip, ten in flight, plus CPU).
     """
 
     mode: FanoutMode = "inline"
@@ -85,6 +89,8 @@ class Fanout:
     batch_size: int = _STREAM_BATCH_SIZE
     processing_s: float = 0.05
     post_ms: float = 0.75
+    post_jobs: bool = True
+    dispatch_ms: float = 5.0
 
     def __post_init__(self) -> None:
         if self.mode not in ("inline", "stream"):
@@ -93,8 +99,8 @@ class Fanout:
             raise ValueError("batching windows cannot be negative")
         if self.poll_s <= 0 or self.batch_size < 1:
             raise ValueError("the poll interval and the batch size must be positive")
-        if self.processing_s < 0 or self.post_ms < 0:
-            raise ValueError("processing allowance and post time cannot be negative")
+        if self.processing_s < 0 or self.post_ms < 0 or self.dispatch_ms < 0:
+            raise ValueError("processing allowance, post and dispatch time cannot be negative")
 
     @property
     def label(self) -> str:
@@ -302,9 +308,18 @@ class _Window:
     events_per_game: float
     posts: float
     duration_s: float
+    jobs_per_hour: float = 0.0
+    job_duration_s: float = 0.0
+
+    @property
+    def posting_s(self) -> float:
+        """How long the last subscriber of a window waits for its post after the window ends."""
+        return self.duration_s + self.job_duration_s
 
 
-def _stream_windows(w: Workload, window_s: float, subscribers: float, feed: bool) -> _Window:
+def _stream_windows(
+    w: Workload, window_s: float, subscribers: float, feed: bool, jobs: bool = False
+) -> _Window:
     """Steady state of one event source mapping over all games.
 
     One shard: one window at a time spans every game.
@@ -312,7 +327,9 @@ def _stream_windows(w: Workload, window_s: float, subscribers: float, feed: bool
     (MaximumBatchingWindowInSeconds), invoke (sequentially: the next batch waits for this
     invocation, https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html). Each game has
     news in a window with probability 1 - exp(-lambda_game * period): the records an
-    invocation gets are those written since the previous one gathered.
+    invocation gets are those written since the previous one gathered. With `jobs` the
+    invocation only starts one asynchronous posting job per game with news (`dispatch_ms`
+    each), and the jobs post concurrently, outside the cycle.
     """
     f = w.fanout
     rate = w.players * w.marks_per_player_per_minute / 60  # records per second, all games
@@ -333,9 +350,13 @@ def _stream_windows(w: Workload, window_s: float, subscribers: float, feed: bool
         # players without the feed get one bounded leaderboard (state changes are rare).
         chunks = max(1, math.ceil(events * _EVENT_BYTES / _WS_UNIT_BYTES)) if feed else 0
         posts = games * subscribers * (chunks + 1)
-        duration_s = base_s + posts * f.post_ms / 1000
+        if jobs:
+            duration_s = base_s + games * f.dispatch_ms / 1000
+        else:
+            duration_s = base_s + posts * f.post_ms / 1000
     # A window holds at most BatchSize records; a fuller one is split into more invocations.
     per_window = max(1.0, rate * period / f.batch_size)
+    job_s = base_s + subscribers * (chunks + 1) * f.post_ms / 1000 if jobs else 0.0
     return _Window(
         invocations_per_hour=3600 / period * per_window,
         period_s=period,
@@ -343,6 +364,8 @@ def _stream_windows(w: Workload, window_s: float, subscribers: float, feed: bool
         events_per_game=events,
         posts=posts,
         duration_s=duration_s,
+        jobs_per_hour=3600 / period * games if jobs else 0.0,
+        job_duration_s=job_s,
     )
 
 
@@ -365,17 +388,20 @@ def _stream_fan_out(w: Workload) -> Usage:
     units = ws_units(w.message_bytes)
     total = Usage()
     audiences = (
-        (f.board_window_s, boards_per_game, True, TOP_N),
-        (f.player_window_s, players_per_game, f.player_feed, w.players / w.games),
+        (f.board_window_s, boards_per_game, True, TOP_N, False),
+        (f.player_window_s, players_per_game, f.player_feed, w.players / w.games, f.post_jobs),
     )
-    for window_s, per_game, feed, rows in audiences:
-        win = _stream_windows(w, window_s, per_game, feed)
+    for window_s, per_game, feed, rows, jobs in audiences:
+        win = _stream_windows(w, window_s, per_game, feed, jobs)
         invocations = win.invocations_per_hour * w.hours
+        job_invocations = win.jobs_per_hour * w.hours
         windows = 3600 / win.period_s * w.hours if math.isfinite(win.period_s) else 0.0
         reads_per_game = window_read_units(subscribers, rows, win.events_per_game)
         total += Usage(
-            lambda_requests=invocations,
-            lambda_gb_seconds=invocations * win.duration_s * w.memory_mb / 1024,
+            lambda_requests=invocations + job_invocations,
+            lambda_gb_seconds=(invocations * win.duration_s + job_invocations * win.job_duration_s)
+            * w.memory_mb
+            / 1024,
             # Leaderboards are `message_bytes` (bounded views fit one unit); batches are
             # chunked so that each is one unit.
             ws_message_units=windows * win.posts * units,
@@ -393,25 +419,28 @@ def push_staleness_p99(fanout: Fanout, w: Workload | None = None) -> tuple[float
     `post_ms` each when `w` is given; the last subscriber served waits for all of them).
     When records keep coming, one written just after the previous invocation started also
     waits for that invocation to end (one batch at a time per shard), so the posting counts
-    twice: W + poll + 2 x posting, which is what the local conference bench measures.
+    twice: W + poll + 2 x posting, which is what the local conference bench measures. With
+    posting jobs (`Fanout.post_jobs`, players only) the invocation only dispatches, and its
+    game's job posts after it: W + poll + 2 x dispatching + one game's posting.
 
     Returns:
         (board p99, player p99).
     """
     if fanout.mode == "inline":
         return fanout.processing_s, fanout.processing_s
-    posting = (0.0, 0.0)
+    wait = 0.99 * fanout.poll_s + fanout.processing_s
     if w is not None:
         stream = w if w.fanout == fanout else _with_fanout(w, fanout)
         board = _stream_windows(stream, fanout.board_window_s, w.boards / w.games, True)
         players = w.players / w.games if w.players_subscribe else 0.0
-        player = _stream_windows(stream, fanout.player_window_s, players, fanout.player_feed)
-        posting = (board.duration_s, player.duration_s)
-    wait = 0.99 * fanout.poll_s + fanout.processing_s
-    return (
-        fanout.board_window_s + wait + 2 * posting[0],
-        fanout.player_window_s + wait + 2 * posting[1],
-    )
+        player = _stream_windows(
+            stream, fanout.player_window_s, players, fanout.player_feed, fanout.post_jobs
+        )
+        return (
+            fanout.board_window_s + wait + board.duration_s + board.posting_s,
+            fanout.player_window_s + wait + player.duration_s + player.posting_s,
+        )
+    return (fanout.board_window_s + wait, fanout.player_window_s + wait)
 
 
 def polling_staleness_p99(interval_s: float, round_trip_s: float = 0.1) -> float:

@@ -27,8 +27,11 @@ FUNCTIONS: tuple[str, ...] = (
     "http_api",
     "broadcast_boards",
     "broadcast_players",
+    "post_players",
 )
 _BROADCASTERS = {"board": "broadcast_boards", "player": "broadcast_players"}
+# The players' broadcaster's posting jobs (`Fanout.post_jobs`), one per game in a window.
+_POSTER = "post_players"
 # A client that subscribes with no position asks for the last 50 events (`EVENT_HISTORY` in
 # bingo_ops.client.policy) with one `resume` right after `subscribed`.
 _BACKFILL_EVENTS = 50
@@ -232,8 +235,9 @@ def predict_run(shape: RunShape) -> RunCounts:
                 reads += inline_read_units(receivers, players)
     else:
         for audience, name in _BROADCASTERS.items():
-            count, sent, window_reads = _stream_windows_of_run(shape, audience)
+            count, sent, window_reads, jobs = _stream_windows_of_run(shape, audience)
             invocations[name] = count
+            invocations[_POSTER] += jobs
             broadcast[audience] = sent * pushed
             units_out += sent * pushed
             reads += window_reads
@@ -260,8 +264,8 @@ def predict_run(shape: RunShape) -> RunCounts:
     )
 
 
-def _stream_windows_of_run(shape: RunShape, audience: str) -> tuple[float, float, float]:
-    """One mapping's invocations, messages and DynamoDB read units over a run's log (one shard).
+def _stream_windows_of_run(shape: RunShape, audience: str) -> tuple[float, float, float, float]:
+    """One mapping's invocations, messages, DynamoDB read units and posting jobs over a run.
 
     The poller reads right after each invocation and then every `poll_s`; a window opens at
     the first read that finds a pending record (for the very first record, half a poll
@@ -271,6 +275,8 @@ def _stream_windows_of_run(shape: RunShape, audience: str) -> tuple[float, float
     receives: with the feed, one `activity_batch` (the run's windows stay far below 32 KB)
     and, when the standings may have moved, one `leaderboard_update`; without the feed, each
     state change and that leaderboard. Each game in a window costs `cost.window_read_units`.
+    With posting jobs (players, `Fanout.post_jobs`) each game in a window is one job, and the
+    mapping waits only for the dispatching invocation (`RunShape.broadcast_time`).
 
     Not exact: a record written within a few milliseconds of a poll or of a window's end may
     fall either side, which moves one window's worth of invocations and messages.
@@ -280,7 +286,8 @@ def _stream_windows_of_run(shape: RunShape, audience: str) -> tuple[float, float
     events = sorted(shape.game_events, key=lambda e: e.at_s)
     times = [e.at_s + shape.write_delay_s for e in events]
     sessions = [s for s in shape.sessions if s.audience == audience]
-    invocations = messages = reads = 0.0
+    invocations = messages = reads = jobs = 0.0
+    with_jobs = audience == "player" and f.post_jobs
     free_at: float | None = None  # when the previous invocation ended: the poller reads then
     i = 0
     while i < len(events):
@@ -298,6 +305,8 @@ def _stream_windows_of_run(shape: RunShape, audience: str) -> tuple[float, float
         batch = events[i:j]
         records = sum(e.events for e in batch)
         invocations += max(1, math.ceil(records / f.batch_size))
+        if with_jobs:
+            jobs += len({e.game for e in batch})
         for game in {e.game for e in batch}:
             news = [e for e in batch if e.game == game]
             moved = any(e.moves_leaderboard for e in news)
@@ -316,7 +325,7 @@ def _stream_windows_of_run(shape: RunShape, audience: str) -> tuple[float, float
                     messages += sum(e.state_changes for e in news) + (1 if moved else 0)
         free_at = closed + shape.broadcast_time(audience)
         i = j
-    return invocations, messages, reads
+    return invocations, messages, reads, jobs
 
 
 def counts_from_metering(snapshot: Mapping[str, Any]) -> RunCounts:

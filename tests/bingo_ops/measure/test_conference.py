@@ -85,8 +85,11 @@ def test_stream_prediction_coalesces_marks_of_one_window_into_one_invocation() -
     counts = predict_span(shape)
     assert counts["invocations.broadcast_boards"] == 2
     assert counts["invocations.broadcast_players"] == 2
+    # The players' broadcaster hands each game of its window to a posting job: two games in
+    # the first window, one in the second.
+    assert counts["invocations.post_players"] == 2 + 1
     assert counts["invocations.http_api"] == 4
-    assert counts["invocations.total"] == 4 + 2 + 2
+    assert counts["invocations.total"] == 4 + 2 + 2 + 3
     # Boards (feed): activity_batch + leaderboard per game with news (2 games, then 1);
     # players (no feed, marks are no state changes): one leaderboard each.
     assert counts["ws_message_units_out"] == (2 + 2) + 2 + (3 + 4) + 3

@@ -326,6 +326,7 @@ def test_predict_run_of_a_hand_built_push_run() -> None:
         "http_api": 10,
         "broadcast_boards": 0,
         "broadcast_players": 0,
+        "post_players": 0,
     }
     assert counts.ws_message_units_in == 5
     # Out: 3 x (subscribed + leaderboard) + resumes (2 + 1) + (3 + 1) + fan-out 1 x 2 + 2 x 3.
@@ -361,6 +362,7 @@ def test_counts_from_a_real_meter_and_agreement() -> None:
         "http_api": 2,
         "broadcast_boards": 0,
         "broadcast_players": 0,
+        "post_players": 0,
     }
     assert metered.ws_message_units_in == 3
     assert metered.ws_message_units_out == 4
@@ -491,13 +493,35 @@ def test_the_conference_frontier_within_budget_depends_on_posting_time() -> None
     assert pick["meets_staleness"]
     assert pick["within_budget"]
     assert pick["chosen"]["player_window_s"] == 2.0
-    # AWS's poller (0.25 s) and boto3's 0.75 ms of CPU per post: one shard's sequential
-    # invocations spend ~1.5 s posting 2,000 views, which counts twice in the staleness; no
-    # whole-second window is then both cheap enough and fresh enough.
-    aws = frontier(CONFERENCE, stream=Fanout(mode="stream"))
-    pick = choose(aws, baseline)
+    # AWS's poller (0.25 s) and boto3's 0.75 ms of CPU per post: if the players' broadcaster
+    # posted every view itself, one shard's sequential invocations would spend ~1.5 s posting
+    # 2,000 views, which counts twice in the staleness; no whole-second window is then both
+    # cheap enough and fresh enough.
+    alone = frontier(CONFERENCE, stream=Fanout(mode="stream", post_jobs=False))
+    pick = choose(alone, baseline)
     assert pick["meets_staleness"]
     assert not pick["within_budget"]
+    # Posting jobs (the deployed design): each game's 200 views post in their own invocation
+    # while the stream moves on, and the same windows as locally meet every target.
+    aws = frontier(CONFERENCE, stream=Fanout(mode="stream"))
+    pick = choose(aws, baseline)
+    assert pick["within_budget"]
+    chosen = pick["chosen"]
+    assert (chosen["board_window_s"], chosen["player_window_s"]) == (0.0, 2.0)
+    assert chosen["board_p99_s"] <= 0.5
+    assert chosen["player_p99_s"] <= 3.0
+
+
+def test_posting_jobs_count_one_invocation_per_game_with_news() -> None:
+    stream = Fanout(mode="stream", board_window_s=0.0, player_window_s=2.0)
+    with_jobs = push_usage(dataclasses.replace(CONFERENCE, fanout=stream))
+    alone = push_usage(
+        dataclasses.replace(CONFERENCE, fanout=dataclasses.replace(stream, post_jobs=False))
+    )
+    # Ten games, each with news in (nearly) every players' window: about ten more
+    # invocations per window, a rounding error in dollars.
+    assert with_jobs.lambda_requests > alone.lambda_requests
+    assert with_jobs.lambda_requests - alone.lambda_requests < 20_000
 
 
 def test_each_mapping_waits_for_its_own_broadcaster() -> None:
