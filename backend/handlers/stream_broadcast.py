@@ -15,7 +15,6 @@ from backend import wiring
 from backend.adapters.dynamodb_keys import parse_event_item_keys
 from backend.domain.model import Audience
 from backend.handlers.events import StreamBatch
-from backend.ports.store import StoreUnavailable
 from backend.services import fanout
 
 log = logging.getLogger(__name__)
@@ -62,24 +61,28 @@ def players_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
 
 
 def post_players_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-    """Post one game's window of news to its players (a job of `players_handler`).
+    """Post one game's window of news to its players, or one part of them (a posting job).
 
-    Invoked asynchronously (`Event`): a store failure raises, so Lambda retries the job (twice
-    by default); a malformed job is logged and dropped, since retrying cannot mend it.
+    Invoked asynchronously (`Event`) by `players_handler`, or by a big game's first job for
+    its other parts. A store failure raises, so Lambda retries the job (twice by default); a
+    malformed job is logged and dropped, since retrying cannot mend it.
     """
     try:
-        job = fanout.parse_post_job(event)
+        job = fanout.PostJob.parse(event)
     except ValueError as exc:
         log.error("dropped a malformed posting job: %s", exc)
         return {"games": 0, "posts": 0, "error": str(exc)}
     if job is None:
         log.error("dropped an event that is not a posting job: %s", sorted(event)[:5])
         return {"games": 0, "posts": 0, "error": "not a posting job"}
-    audience, game_id, seqs = job
-    report = fanout.fan_out(wiring.deps(), audience, {game_id: seqs})
-    if report.failed_games:
-        raise StoreUnavailable(f"the {audience} news of game {game_id} could not be read")
+    report = fanout.run_post_job(wiring.deps(), job)
     log.info(
-        "%s posting job of game %s: %d posts, %d gone", audience, game_id, report.posts, report.gone
+        "%s posting job of game %s (part %d of %d): %d posts, %d gone",
+        job.audience,
+        job.game_id,
+        job.part + 1,
+        job.parts,
+        report.posts,
+        report.gone,
     )
     return {"games": report.games, "posts": report.posts, "gone": report.gone}

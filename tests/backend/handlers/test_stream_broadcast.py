@@ -16,9 +16,10 @@ from backend.adapters.dynamodb_keys import event_item_keys
 from backend.domain.audience import DEFAULT_TOP_N, MESSAGE_UNIT_BYTES, encoded_size
 from backend.handlers import stream_broadcast
 from backend.ports.store import StoreUnavailable
+from backend.services import fanout
 
 if TYPE_CHECKING:
-    from conftest import Harness, JobRecorder, Player
+    from conftest import Harness, JobRecorder, Player, Table
 
 FIXTURE = "dynamodb_stream_keys_only"
 
@@ -368,6 +369,10 @@ def test_a_game_whose_job_is_refused_is_reported_for_the_stream_to_redeliver(
         ({"postJob": {"audience": "player", "gameId": "g", "fromSeq": 3, "toSeq": 2}}, "range"),
         ({"postJob": {"audience": "player", "gameId": "g", "fromSeq": True, "toSeq": 2}}, "int"),
         ({"postJob": {"audience": "crowd", "gameId": "g", "fromSeq": 1, "toSeq": 2}}, "crowd"),
+        (
+            {"postJob": {"audience": "player", "gameId": "g", "fromSeq": 1, "toSeq": 2, "part": 2}},
+            "part",
+        ),
     ],
 )
 def test_a_malformed_posting_job_is_dropped_with_a_reason_and_sends_nothing(
@@ -398,3 +403,50 @@ def test_a_posting_job_raises_on_a_store_failure_so_lambda_retries_it(
     monkeypatch.setattr(jh.store, "subscriptions", unavailable)
     with pytest.raises(StoreUnavailable):
         _post(job)
+
+
+def _whole_game_job(
+    jh: Harness, jobs: JobRecorder, names: tuple[str, ...]
+) -> tuple[Table, dict[str, Any]]:
+    """A game of `names`, all listening; the players' window of one mark; its (only) job."""
+    table = jh.table(names)
+    for name in names:
+        _listen(jh, f"{name}-phone", table.players[name].token, table.game_id)
+    stream = Stream(jh)
+    _mark_some(jh, table.players[names[0]], 1)
+    _players(stream.window())
+    (whole,) = jobs.jobs
+    jobs.jobs.clear()
+    return table, whole
+
+
+def test_a_big_games_job_keeps_one_part_and_hands_the_others_to_jobs_of_their_own(
+    jh: Harness, jobs: JobRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = ("ann", "ben", "cat", "dan", "eve")
+    table, whole = _whole_game_job(jh, jobs, names)
+    # Two views a job: five players make three parts; the first job posts its own part.
+    monkeypatch.setattr(fanout, "MAX_VIEWS_PER_JOB", 2)
+
+    assert _post(whole)["posts"] == 2
+    parts = [j["postJob"] for j in jobs.jobs]
+    assert [(p["part"], p["parts"]) for p in parts] == [(1, 3), (2, 3)]
+    assert all(
+        (p["gameId"], p["toSeq"]) == (table.game_id, _game_seq(jh, table.game_id)) for p in parts
+    )
+    assert [_post(part)["posts"] for part in list(jobs.jobs)] == [2, 1]
+    # Every player got exactly one view, whichever part it fell in.
+    assert all(_types(jh.frames(f"{n}-phone")) == ["leaderboard_update"] for n in names)
+
+
+def test_a_part_that_cannot_be_dispatched_is_posted_by_the_first_job(
+    jh: Harness, jobs: JobRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = ("ann", "ben", "cat")
+    table, whole = _whole_game_job(jh, jobs, names)
+    monkeypatch.setattr(fanout, "MAX_VIEWS_PER_JOB", 1)
+    jobs.refuse.add(table.game_id)  # every further job of this game is refused
+
+    assert _post(whole)["posts"] == 3
+    assert jobs.jobs == []
+    assert all(_types(jh.frames(f"{n}-phone")) == ["leaderboard_update"] for n in names)
