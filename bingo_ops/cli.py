@@ -59,6 +59,7 @@ def _serve(args: argparse.Namespace) -> int:
         fanout=args.fanout,
         board_window_s=args.board_window,
         player_window_s=args.player_window,
+        post_jobs=args.post_jobs,
     )
     try:
         run.serve_until_signalled(options, sys.stdout)
@@ -152,6 +153,7 @@ def _deploy_local(args: argparse.Namespace) -> int:
         fanout=args.fanout,
         board_window_s=args.board_window,
         player_window_s=args.player_window,
+        post_jobs=args.post_jobs,
     )
     try:
         report = targets.deploy_local_stack(options, dry_run=args.dry_run)
@@ -373,6 +375,7 @@ def _bench_conference(args: argparse.Namespace) -> int:
             duration_s=args.duration,
             board_window_s=args.board_window,
             player_window_s=args.player_window,
+            post_jobs=args.post_jobs,
             poll_interval_s=args.poll_interval,
             seed=args.seed,
             sample_players=args.sample_players,
@@ -436,6 +439,12 @@ def _add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="players' window of the stream configuration (default: %(default)s)",
     )
     conference.add_argument(
+        "--post-jobs",
+        action="store_true",
+        help="stream configuration: players' views posted by one post_players invocation per "
+        "game, as on AWS (default: by the players' broadcaster itself)",
+    )
+    conference.add_argument(
         "--poll-interval",
         type=float,
         default=3.0,
@@ -485,6 +494,13 @@ def _add_fanout_options(command: argparse.ArgumentParser) -> None:
         default=DEFAULT_PLAYER_WINDOW_S,
         metavar="S",
         help="players' batching window in seconds with --fanout stream (default: %(default)s)",
+    )
+    fanout.add_argument(
+        "--post-jobs",
+        action="store_true",
+        help="local stack with --fanout stream: the players' broadcaster hands each game's "
+        "posting to an asynchronous post_players invocation, as deployed on AWS (off locally by "
+        "default: one process gains nothing from spreading posts over threads)",
     )
 
 

@@ -69,6 +69,7 @@ class LocalOptions:
         fanout: `inline` or `stream` (see `bingo-ops serve --help`).
         board_window_s: The boards' batching window with `stream`.
         player_window_s: The players' batching window with `stream`.
+        post_jobs: With `stream`, post players' views in one job per game (as on AWS).
     """
 
     state_dir: Path
@@ -80,6 +81,7 @@ class LocalOptions:
     fanout: str = DEFAULT_FANOUT
     board_window_s: float = DEFAULT_BOARD_WINDOW_S
     player_window_s: float = DEFAULT_PLAYER_WINDOW_S
+    post_jobs: bool = False
 
 
 @dataclass(frozen=True)
@@ -247,6 +249,7 @@ def _serve_command(options: LocalOptions, paths: Paths) -> list[str]:
         str(options.board_window_s),
         "--player-window",
         str(options.player_window_s),
+        *(["--post-jobs"] if options.post_jobs else []),
     ]
 
 

@@ -162,6 +162,7 @@ def open_stack(
     fanout: str = DEFAULT_FANOUT,
     board_window_s: float = DEFAULT_BOARD_WINDOW_S,
     player_window_s: float = DEFAULT_PLAYER_WINDOW_S,
+    post_jobs: bool = False,
 ) -> StackHandle:
     """Attach to a deployed stack, or start a local one for this run.
 
@@ -175,6 +176,7 @@ def open_stack(
             own; see `bingo-ops serve --help`).
         board_window_s: A started stream stack's boards window.
         player_window_s: A started stream stack's players window.
+        post_jobs: A started stream stack posts players' views in one job per game.
 
     Returns:
         The handle; use it as a context manager, or call `close()`. A started stack is also
@@ -200,6 +202,7 @@ def open_stack(
             fanout=fanout,
             board_window_s=board_window_s,
             player_window_s=player_window_s,
+            post_jobs=post_jobs,
         )
         deployment = deploy_local(options)
         handle = StackHandle(

@@ -23,6 +23,7 @@ def options_from(
     fanout: FanoutOption = "inline",
     board_window_s: float = 0.0,
     player_window_s: float = 2.0,
+    post_jobs: bool = False,
 ) -> StackOptions:
     """Stack options from the CLI's values."""
     return StackOptions(
@@ -37,6 +38,7 @@ def options_from(
         fanout=fanout,
         board_window_s=board_window_s,
         player_window_s=player_window_s,
+        post_jobs=post_jobs,
     )
 
 

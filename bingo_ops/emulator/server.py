@@ -100,7 +100,8 @@ class StackOptions:
             (MaximumRetryAttempts).
         post_jobs: With `stream`, the players' broadcaster hands each game's posting to an
             asynchronous invocation of `post_players` (as the deployer sets it up on AWS,
-            `BINGO_POST_FUNCTION`); False posts every game in the broadcaster itself.
+            `BINGO_POST_FUNCTION`). Off by default: the emulator's invocations share one
+            process, so spreading posts over them gains nothing and bursts them together.
     """
 
     state_dir: Path
@@ -122,7 +123,7 @@ class StackOptions:
     stream_poll_s: float = DEFAULT_POLL_S
     stream_batch_size: int = DEFAULT_BATCH_SIZE
     stream_max_retries: int = DEFAULT_MAX_RETRIES
-    post_jobs: bool = True
+    post_jobs: bool = False
 
     def mapping_configs(self) -> list[MappingConfig]:
         """The event source mappings `fanout="stream"` starts (none for `inline`).
@@ -371,6 +372,7 @@ class LocalStack:
         if configs:
             self.outputs["boardWindowS"] = options.board_window_s
             self.outputs["playerWindowS"] = options.player_window_s
+            self.outputs["postJobs"] = options.post_jobs
             self.outputs["streamArn"] = self._mappings[0].source.arn
         if options.outputs is not None:
             write_outputs(options.outputs, self.outputs)

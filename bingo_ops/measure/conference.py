@@ -95,6 +95,8 @@ class ConferenceSpec:
         duration_s: Seconds over which marks are made.
         board_window_s: The boards' batching window (stream).
         player_window_s: The players' batching window (stream).
+        post_jobs: Players' views posted by one `post_players` invocation per game (stream),
+            as deployed on AWS; by default the players' broadcaster posts them itself.
         poll_interval_s: The pollers' interval T (polling).
         seed: Seeds the mark schedule, words, poll phases and the staleness sample.
         grid_size: Card size (3, 4 or 5).
@@ -120,6 +122,7 @@ class ConferenceSpec:
     duration_s: float = 120.0
     board_window_s: float = 0.0
     player_window_s: float = 2.0
+    post_jobs: bool = False
     poll_interval_s: float = 3.0
     seed: int = 1
     grid_size: int = 5
@@ -198,6 +201,7 @@ class PhaseShape:
         polls: Polls made in the span (polling).
         board_window_s: The boards' window (stream).
         player_window_s: The players' window (stream).
+        post_jobs: Whether the players' views went out in posting jobs (stream).
         stream_poll_s: How often the emulated stream is read while idle.
         batch_size: Records per broadcaster invocation at most.
         invocation_s: Mean duration of one broadcaster invocation per function (a measured
@@ -215,6 +219,7 @@ class PhaseShape:
     polls: int = 0
     board_window_s: float = 0.0
     player_window_s: float = 2.0
+    post_jobs: bool = False
     stream_poll_s: float = DEFAULT_POLL_S
     batch_size: int = DEFAULT_BATCH_SIZE
     invocation_s: Mapping[str, float] = field(default_factory=dict)
@@ -253,6 +258,7 @@ def predict_span(shape: PhaseShape) -> dict[str, float]:
         player_feed=shape.config == "inline",
         poll_s=shape.stream_poll_s,
         batch_size=shape.batch_size,
+        post_jobs=shape.post_jobs,
     )
     sessions: list[run_model.Session] = []
     if shape.config != "polling":
@@ -830,6 +836,7 @@ class _Run:
             polls=self.polls,
             board_window_s=spec.board_window_s,
             player_window_s=spec.player_window_s,
+            post_jobs=spec.post_jobs and self.config == "stream",
             invocation_s=invocation_s,
             poll_interval_s=spec.poll_interval_s,
             players_in_game=spec.players / spec.games,
@@ -865,7 +872,11 @@ class _Run:
             "config": self.config,
             "fanout": "inline" if self.config == "polling" else self.config,
             "windows": (
-                {"boardS": spec.board_window_s, "playerS": spec.player_window_s}
+                {
+                    "boardS": spec.board_window_s,
+                    "playerS": spec.player_window_s,
+                    "postJobs": spec.post_jobs,
+                }
                 if self.config == "stream"
                 else {"boardS": 0.0, "playerS": 0.0}
                 if self.config == "inline"
@@ -982,6 +993,7 @@ def run_conference(
             fanout="inline" if config == "polling" else config,
             board_window_s=spec.board_window_s,
             player_window_s=spec.player_window_s,
+            post_jobs=spec.post_jobs,
         ) as handle:
             run = _Run(
                 config,

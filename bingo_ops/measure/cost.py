@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
+from backend.services.fanout import MAX_VIEWS_PER_JOB
 from bingo_ops.emulator.metering import http_units, ws_units
 from bingo_ops.measure.prices import US_EAST_1, PriceTable, Usage, cost
 
@@ -76,7 +77,8 @@ class Fanout:
             with loopback HTTP (`bench/post_cost.py` on this project's 2-core machine), and a
             1,769 MB function has one vCPU whatever it keeps in flight. 0.75 ms is that floor.
         post_jobs: The players' broadcaster hands each game with news to an asynchronous
-            posting invocation (`post_players`) instead of posting every view itself.
+            posting invocation (`post_players`) instead of posting every view itself; a game
+            of more than `MAX_VIEWS_PER_JOB` players is posted in parts, at once.
         dispatch_ms: Effective milliseconds one posting job adds to the players'
             broadcaster (an `Event` invoke: ~20 ms of round trip, ten in flight, plus CPU).
     """
@@ -356,7 +358,16 @@ def _stream_windows(
             duration_s = base_s + posts * f.post_ms / 1000
     # A window holds at most BatchSize records; a fuller one is split into more invocations.
     per_window = max(1.0, rate * period / f.batch_size)
-    job_s = base_s + subscribers * (chunks + 1) * f.post_ms / 1000 if jobs else 0.0
+    # A game with more subscribers than one job posts is split into parts, dispatched by the
+    # first job and posted at once (`backend.services.fanout.run_post_job`).
+    parts = max(1, math.ceil(subscribers / MAX_VIEWS_PER_JOB))
+    job_s = (
+        base_s
+        + (parts - 1) * f.dispatch_ms / 1000
+        + min(subscribers, MAX_VIEWS_PER_JOB) * (chunks + 1) * f.post_ms / 1000
+        if jobs
+        else 0.0
+    )
     return _Window(
         invocations_per_hour=3600 / period * per_window,
         period_s=period,
@@ -364,7 +375,7 @@ def _stream_windows(
         events_per_game=events,
         posts=posts,
         duration_s=duration_s,
-        jobs_per_hour=3600 / period * games if jobs else 0.0,
+        jobs_per_hour=3600 / period * games * parts if jobs else 0.0,
         job_duration_s=job_s,
     )
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from backend.services.fanout import MAX_VIEWS_PER_JOB
 from bingo_ops.emulator.metering import ws_units
 from bingo_ops.measure.cost import (
     CONTROL_FRAME_BYTES,
@@ -306,7 +307,16 @@ def _stream_windows_of_run(shape: RunShape, audience: str) -> tuple[float, float
         records = sum(e.events for e in batch)
         invocations += max(1, math.ceil(records / f.batch_size))
         if with_jobs:
-            jobs += len({e.game for e in batch})
+            # One job per game; a game bigger than one job posts is split into parts.
+            jobs += sum(
+                max(
+                    1,
+                    math.ceil(
+                        _subscribers(shape.sessions, g, closed, "player") / MAX_VIEWS_PER_JOB
+                    ),
+                )
+                for g in {e.game for e in batch}
+            )
         for game in {e.game for e in batch}:
             news = [e for e in batch if e.game == game]
             moved = any(e.moves_leaderboard for e in news)

@@ -193,7 +193,7 @@ class UsageRun:
     @property
     def aws_fanout(self) -> Fanout:
         """The run's fan-out as AWS would run it: its windows, AWS's ~0.25 s stream poll."""
-        return replace(self.fanout, poll_s=AWS_STREAM_POLL_S)
+        return replace(self.fanout, poll_s=AWS_STREAM_POLL_S, post_jobs=True)
 
     def workload(self) -> Workload:
         """The run's scale as a one-hour steady-state `Workload` for the model."""
@@ -519,4 +519,5 @@ def open_measured_stack(
         fanout=fanout.mode,
         board_window_s=fanout.board_window_s,
         player_window_s=fanout.player_window_s,
+        post_jobs=fanout.post_jobs,
     )

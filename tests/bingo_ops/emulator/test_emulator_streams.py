@@ -424,8 +424,10 @@ def test_the_stack_reports_its_mappings_and_meters_the_broadcasters(
     start_stack: StartStack,
 ) -> None:
     async def scenario() -> None:
-        async with start_stack(**STREAM) as stack, http_api(stack) as api:
+        options = {**STREAM, "post_jobs": True}
+        async with start_stack(**options) as stack, http_api(stack) as api:
             assert stack.outputs["fanout"] == "stream"
+            assert stack.outputs["postJobs"] is True
             assert (stack.outputs["boardWindowS"], stack.outputs["playerWindowS"]) == (0.1, 0.5)
             assert [m.name for m in stack.mappings] == [BOARDS_FUNCTION, PLAYERS_FUNCTION]
             assert [m.config.window_s for m in stack.mappings] == [0.1, 0.5]

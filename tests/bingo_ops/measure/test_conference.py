@@ -81,6 +81,7 @@ def test_stream_prediction_coalesces_marks_of_one_window_into_one_invocation() -
         players_per_game=(3, 4),
         board_window_s=0.25,
         player_window_s=2.0,
+        post_jobs=True,
     )
     counts = predict_span(shape)
     assert counts["invocations.broadcast_boards"] == 2
