@@ -340,7 +340,8 @@ def dispatch(
     One players' window posts a personal view per player of every game with news; on AWS that
     is CPU-bound (about 0.75 ms per post through boto3 on one vCPU), and the stream's next
     window waits for this invocation. With a dispatcher, this invocation only starts one
-    posting job per game (`post_job`), which run concurrently and do not hold the stream.
+    posting job per game (`PostJob`, run by `run_post_job`), which run concurrently and do not
+    hold the stream.
 
     Returns:
         `fan_out`'s report without a dispatcher; else `games` = jobs started and
