@@ -6,30 +6,16 @@ output is complete and that no handler on the SQLite wiring imported boto3.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
+from bench_kit import run_bench
 
-ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = {"ws_authorizer", "ws_connect", "ws_disconnect", "ws_message", "http_api"}
 
 
 @pytest.mark.slow
 def test_coldstart_prints_json_for_every_handler_and_case() -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "coldstart.py"), "--runs", "1"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_bench("coldstart.py", "--runs", "1")
 
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)  # stdout is the JSON document and nothing else
     assert result["runs"] == 1
     assert result["layout"] == "bundle"
     assert result["bare"]["wallMs"] > 0

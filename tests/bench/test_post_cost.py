@@ -7,29 +7,14 @@ adapter and came back as the path says: delivered (the signed-only path answers 
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+from bench_kit import run_bench
 
 
 @pytest.mark.slow
 def test_post_cost_prints_json_for_both_paths() -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "post_cost.py"), "--posts", "20"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_bench("post_cost.py", "--posts", "20")
 
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
     assert result["benchmark"] == "post_cost"
     for row in result["signed"]:
         assert (row["posts"], row["delivered"], row["gone"], row["failed"]) == (20, 20, 0, 0)
