@@ -134,10 +134,7 @@ def fan_out(
     sender = _Sender(deps, report)
     for game_id, seqs in sorted(seq_ranges.items()):
         try:
-            now = deps.clock()
-            subscriptions = [
-                s for s in deps.store.subscriptions(game_id, now=now) if s.audience == audience
-            ]
+            subscriptions = _audience(deps, game_id, audience)
             if not subscriptions:
                 continue
             report.games += 1
@@ -146,6 +143,12 @@ def fan_out(
             log.warning("%s fan-out of game %s failed: the store is unavailable", audience, game_id)
             report.failed_games.append(game_id)
     return report
+
+
+def _audience(deps: Deps, game_id: str, audience: Audience) -> list[Subscription]:
+    """The game's live subscriptions of one audience, in connection id order (parts split it)."""
+    found = deps.store.subscriptions(game_id, now=deps.clock())
+    return sorted((s for s in found if s.audience == audience), key=lambda s: s.connection_id)
 
 
 def _fan_out_game(
@@ -301,11 +304,7 @@ def run_post_job(
             asynchronous invocation is then retried by Lambda).
     """
     report = FanoutReport()
-    now = deps.clock()
-    subscriptions = sorted(
-        (s for s in deps.store.subscriptions(job.game_id, now=now) if s.audience == job.audience),
-        key=lambda s: s.connection_id,
-    )
+    subscriptions = _audience(deps, job.game_id, job.audience)
     if not subscriptions:
         return report
     limit = MAX_VIEWS_PER_JOB if max_views is None else max_views
