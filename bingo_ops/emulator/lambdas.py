@@ -70,14 +70,15 @@ class LambdaRuntime:
         """
 
         def attempts() -> Any:
-            for attempt in range(retries + 1):
+            attempt = 0
+            while True:
                 try:
                     return self._run(name, handler, event, None)
                 except Exception:
                     if attempt == retries:
                         log.exception("%s: dropped an event after %d attempts", name, attempt + 1)
                         raise
-            return None
+                    attempt += 1
 
         return self._pool.submit(attempts)
 
